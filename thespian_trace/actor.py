@@ -1,0 +1,197 @@
+"""TracedActor: an ActorTypeDispatcher whose handlers see plain messages and whose sends carry context.
+
+``TracedActor`` keeps ``ActorTypeDispatcher``'s semantics exactly (MRO walk over the actor's and the
+message's hierarchies, ``SUPER``, ``receiveUnrecognizedMessage``): handlers get the inner message and the
+real sender. ``TracedActorMixin`` gives the same sends to a plain ``Actor`` subclass that overrides
+``receiveMessage``; ``TracedPlainActor`` is that combination ready to subclass.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from thespian.actors import Actor, ActorSystemMessage, ActorTypeDispatcher, ChildActorExited
+
+from . import receive as _receive
+from . import semconv
+from ._tracing import counters, get_tracer
+from .config import ON, settings
+from .envelope import Envelope
+from .propagation import inject_current
+from .sampling import choose_kept
+
+__all__ = ["TracedActorMixin", "TracedActor", "TracedPlainActor"]
+
+# Set by hook.install(): when True, normalization already happened below the actor class.
+_HOOKED = False
+
+
+def _envelope_for_send(msg: Any) -> Any:
+    """The object to send for ``msg`` under the current context: an Envelope only when it must travel."""
+    if settings.mode is not ON or isinstance(msg, (Envelope, ActorSystemMessage)):
+        return msg
+    span_context = trace.get_current_span().get_span_context()
+    if span_context.trace_flags.sampled:
+        return Envelope(msg, inject_current())
+    if settings.propagate_unsampled and span_context.is_valid:
+        return Envelope(msg, inject_current())
+    return msg
+
+
+class TracedActorMixin:
+    """Traced sends for any Thespian actor class; receive-side handling for plain ``Actor`` subclasses.
+
+    ``start_traces``: may this actor start a root trace when a bare message arrives (the SDK sampler
+    still decides)? Never for a message that arrived by fanout.
+    """
+
+    start_traces = False
+
+    def traced_send(self, target: Any, msg: Any) -> None:
+        """``send`` that carries the current trace context when (and only when) it is sampled.
+
+        Unsampled or untraced: the bare message is sent, byte-identical to ``send``. With
+        ``THESPIAN_TRACE_PRODUCER_SPANS=1`` each sampled send also gets its own PRODUCER span.
+        """
+        if settings.producer_spans and settings.mode is ON:
+            span_context = trace.get_current_span().get_span_context()
+            if span_context.trace_flags.sampled and not isinstance(msg, (Envelope, ActorSystemMessage)):
+                with get_tracer().start_as_current_span(
+                        semconv.send_span_name(type(msg).__name__), kind=SpanKind.PRODUCER,
+                        attributes={semconv.MESSAGING_SYSTEM: semconv.SYSTEM,
+                                    semconv.MESSAGING_OPERATION_TYPE: "send",
+                                    semconv.MESSAGE_TYPE: type(msg).__name__}):
+                    self.send(target, Envelope(msg, inject_current()))
+                return
+        self.send(target, _envelope_for_send(msg))
+
+    def traced_fanout(self, targets: Iterable[Any], msg: Any, keep: Optional[int] = None) -> int:
+        """Send ``msg`` to every target; trace only a sample of the recipients. Returns how many kept.
+
+        When the current span is sampled: one PRODUCER span (``messaging.batch.message_count`` = N);
+        each recipient is kept with probability p(N) from the fanout table (or exactly ``keep`` of
+        them are), decided here so no carrier is built for a dropped one. Kept recipients share one
+        carrier; all the others share one carrier-less Envelope that only marks the fanout, so their
+        actors never start a root trace for it. Unsampled: every recipient gets that marker.
+        """
+        targets = targets if isinstance(targets, (list, tuple)) else list(targets)
+        n = len(targets)
+        send = self.send
+        if settings.mode is not ON or isinstance(msg, (Envelope, ActorSystemMessage)) or n == 0:
+            for target in targets:
+                send(target, msg)
+            return 0
+        marker = Envelope(msg, None, n)
+        if not trace.get_current_span().get_span_context().trace_flags.sampled:
+            for target in targets:
+                send(target, marker)
+            counters.fanout_dropped += n
+            return 0
+        p = 1.0 if keep is not None and keep >= n else (
+            (keep / n) if keep is not None else settings.fanout_table.probability(n))
+        kept = choose_kept(n, p, settings.rng, exact=keep)
+        type_name = type(msg).__name__
+        with get_tracer().start_as_current_span(
+                semconv.fanout_span_name(type_name), kind=SpanKind.PRODUCER,
+                attributes={semconv.MESSAGING_SYSTEM: semconv.SYSTEM,
+                            semconv.MESSAGING_OPERATION_TYPE: "send",
+                            semconv.MESSAGING_BATCH_MESSAGE_COUNT: n,
+                            semconv.MESSAGE_TYPE: type_name,
+                            semconv.SAMPLING_PROBABILITY: p,
+                            semconv.FANOUT_KEPT: len(kept)}):
+            if kept:
+                carrier = inject_current()
+                if p < 1.0:
+                    carrier[semconv.CARRIER_PROBABILITY_KEY] = repr(p)
+                envelope = Envelope(msg, carrier, n)
+            start = 0
+            for i in kept:
+                for target in targets[start:i]:
+                    send(target, marker)
+                send(targets[i], envelope)
+                start = i + 1
+            for target in targets[start:]:
+                send(target, marker)
+        counters.fanout_kept += len(kept)
+        counters.fanout_dropped += n - len(kept)
+        return len(kept)
+
+    def traced_wakeup_after(self, period: Any, payload: Any = None) -> None:
+        """``wakeupAfter`` whose WakeupMessage continues the current (sampled) trace.
+
+        The handler sees a ``WakeupMessage`` whose ``payload`` is the original payload.
+        """
+        self.wakeupAfter(period, _envelope_for_send(payload))
+
+    def createActor(self, actorClass, targetActorRequirements=None, globalName=None, sourceHash=None):
+        """Thespian's ``createActor``; also remembers the child so ``SetTraceMode`` can be forwarded."""
+        address = super().createActor(actorClass, targetActorRequirements, globalName, sourceHash)
+        children = self.__dict__.get("_tt_children")
+        if children is None:
+            children = self.__dict__["_tt_children"] = []
+        if address is not None and address not in children:
+            children.append(address)
+        return address
+
+    def _tt_forget_child(self, message: Any) -> None:
+        children = self.__dict__.get("_tt_children")
+        if children and isinstance(message, ChildActorExited):
+            try:
+                children.remove(message.childAddress)
+            except ValueError:
+                pass
+
+    def _tt_receive(self, message: Any, sender: Any, dispatch) -> Any:
+        """Shared receive logic of TracedActor and TracedPlainActor (roots, fallback normalization)."""
+        if not _HOOKED:
+            return _receive.deliver(self, message, sender,
+                                    lambda m, s: self._tt_receive_normalized(m, s, dispatch))
+        return self._tt_receive_normalized(message, sender, dispatch)
+
+    def _tt_receive_normalized(self, message: Any, sender: Any, dispatch) -> Any:
+        if type(message) is ChildActorExited:
+            self._tt_forget_child(message)
+        if self.start_traces and _receive.may_start_root(self) and not isinstance(
+                message, ActorSystemMessage):
+            span = _receive.start_root_span(self, message)
+            return _receive.run_in_span(span, _receive._EMPTY, lambda: dispatch(self, message, sender))
+        return dispatch(self, message, sender)
+
+
+_dispatch = ActorTypeDispatcher.receiveMessage
+
+
+class TracedActor(TracedActorMixin, ActorTypeDispatcher):
+    """Drop-in ``ActorTypeDispatcher`` that accepts enveloped and bare messages alike."""
+
+    def receiveMessage(self, message, sender):
+        if _HOOKED and not self.start_traces:
+            if type(message) is ChildActorExited:
+                self._tt_forget_child(message)
+            return _dispatch(self, message, sender)
+        return self._tt_receive(message, sender, _dispatch)
+
+
+class TracedPlainActor(TracedActorMixin, Actor):
+    """Base for plain ``Actor`` subclasses that override ``receiveMessage``.
+
+    The subclass's ``receiveMessage`` is wrapped when the class is created, so it gets the inner message
+    and the real sender (and a root span when ``start_traces`` allows) exactly like TracedActor.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        user_receive = cls.__dict__.get("receiveMessage")
+        if user_receive is None or getattr(user_receive, "_tt_wrapped", False):
+            return
+
+        def receiveMessage(self, message, sender):
+            if _HOOKED and not self.start_traces:
+                return user_receive(self, message, sender)
+            return self._tt_receive(message, sender, user_receive)
+
+        receiveMessage._tt_wrapped = True  # type: ignore[attr-defined]
+        receiveMessage.__wrapped__ = user_receive  # type: ignore[attr-defined]
+        receiveMessage.__doc__ = user_receive.__doc__
+        cls.receiveMessage = receiveMessage

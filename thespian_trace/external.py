@@ -1,0 +1,43 @@
+"""Traced ``ask``/``tell`` for code outside the actor system (web handlers, CLIs, scripts)."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from . import semconv
+from ._tracing import get_tracer
+from .actor import _envelope_for_send
+from .config import ON, settings
+from .receive import unwrap_reply
+
+__all__ = ["traced_ask", "traced_tell"]
+
+
+def _external_call(operation: str, msg: Any, do: Any) -> Any:
+    if settings.mode is ON and not trace.get_current_span().get_span_context().is_valid:
+        # No trace to join: start a root here (the SDK's sampler decides whether it is recorded).
+        type_name = type(msg).__name__
+        with get_tracer().start_as_current_span(
+                semconv.external_span_name(operation, type_name), kind=SpanKind.PRODUCER,
+                attributes={semconv.MESSAGING_SYSTEM: semconv.SYSTEM,
+                            semconv.MESSAGING_OPERATION_TYPE: "send",
+                            semconv.MESSAGING_OPERATION_NAME: operation,
+                            semconv.MESSAGE_TYPE: type_name}):
+            return do(_envelope_for_send(msg))
+    return do(_envelope_for_send(msg))
+
+
+def traced_ask(asys: Any, addr: Any, msg: Any, timeout: Optional[Any] = None) -> Any:
+    """``asys.ask(addr, msg, timeout)`` carrying the caller's trace; the reply comes back unwrapped.
+
+    With no active span a root span ``ask <MessageType>`` is started (subject to the SDK sampler), so
+    the whole exchange, including the actors' spans and a traced reply, is one trace.
+    """
+    return unwrap_reply(_external_call("ask", msg, lambda m: asys.ask(addr, m, timeout)))
+
+
+def traced_tell(asys: Any, addr: Any, msg: Any) -> None:
+    """``asys.tell(addr, msg)`` carrying the caller's trace (a root ``tell <MessageType>`` if none)."""
+    _external_call("tell", msg, lambda m: asys.tell(addr, m))

@@ -1,0 +1,169 @@
+"""The process-wide receive hook: normalization below the actor class, on every Thespian base.
+
+Thespian's class decorators (``@troupe``, ``@transient``, ``@transient_idle``,
+``@initializing_messages``) replace ``receiveMessage`` and inspect the raw message before the class
+sees it (``isinstance(msg, WakeupMessage)``, ``isinstance(message, each[1])``...), so unwrapping inside
+``TracedActor.receiveMessage`` would come too late for them. The hook unwraps where Thespian hands a
+message to an actor instance instead:
+
+  * ``simpleSystemBase``: ``actor_base_receive`` (bound to each instance as ``_receive`` when it is
+    created, Thespian 4.0.1 simpleSystemBase.py) is replaced, so it applies to actors created after
+    ``install()``; importing ``thespian_trace`` installs it, which a ``TracedActor`` subclass implies.
+  * ``multiprocQueueBase``/``multiprocTCPBase``: ``ActorManager._handleOneMessage`` is wrapped; it is
+    looked up per message, so an actor process that imports ``thespian_trace`` while loading its class
+    is covered even if its parent process was not. On ``ActorExitRequest`` it flushes the span
+    processor, because actor processes end with ``os._exit`` and would lose queued spans.
+  * ``ActorSystem.ask``/``listen`` return replies unwrapped, so untraced external callers are safe
+    when an actor replies with ``traced_send``.
+
+It also makes actors that were not migrated yet Envelope-safe during a rollout, which is why the
+rollout order is: install the library (mode ``receive``) everywhere first, then turn sending ``on``.
+Guarded by Thespian version and by the presence of each patched attribute; when a guard fails the hook
+stays out and ``TracedActor`` normalizes in its own ``receiveMessage`` (decorators then see Envelopes).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from thespian.actors import ActorExitRequest, ActorSystem
+
+from . import actor as _actor
+from ._tracing import flush, received_bare
+from .config import settings
+from .receive import SPECIAL_TYPES, deliver, get_current, unwrap_reply, _run_under, _EMPTY
+
+__all__ = ["install", "uninstall", "installed", "SUPPORTED_THESPIAN"]
+
+log = logging.getLogger("thespian_trace")
+SUPPORTED_THESPIAN = ((3, 10), (5, 0))  # [min, max) of versions whose internals the hook patches
+_state = {"installed": False, "saved": []}
+
+
+def _thespian_version() -> tuple:
+    try:
+        from importlib.metadata import version
+        parts = version("thespian").split(".")
+        return tuple(int(p) for p in parts[:2] if p.isdigit())
+    except Exception:
+        return ()
+
+
+def installed() -> bool:
+    """Is the process-wide receive hook active in this process?"""
+    return _state["installed"]
+
+
+def _patch(owner: Any, name: str, new: Any) -> None:
+    _state["saved"].append((owner, name, owner.__dict__[name]))
+    setattr(owner, name, new)
+
+
+def install() -> bool:
+    """Install the hook (idempotent). Returns whether it is active; logs why when it cannot be."""
+    if _state["installed"]:
+        return True
+    if not settings.hook_enabled:
+        return False
+    ver = _thespian_version()
+    if not ver or not (SUPPORTED_THESPIAN[0] <= ver < SUPPORTED_THESPIAN[1]):
+        log.warning("thespian-trace: Thespian %s is outside the versions the receive hook supports "
+                    "(%s); falling back to normalization inside TracedActor only",
+                    ".".join(map(str, ver)) or "?", SUPPORTED_THESPIAN)
+        return False
+    try:
+        from thespian.system import simpleSystemBase as ssb
+        from thespian.system.actorManager import ActorManager
+        from thespian.system.transport import ReceiveEnvelope
+    except Exception as exc:  # pragma: no cover - layout changed
+        log.warning("thespian-trace: cannot install the receive hook (%s)", exc)
+        return False
+    if (not callable(getattr(ssb, "actor_base_receive", None))
+            or "_handleOneMessage" not in ActorManager.__dict__
+            or "_message" not in ReceiveEnvelope(None, None).__dict__):
+        log.warning("thespian-trace: Thespian internals differ from what the receive hook expects; "
+                    "falling back to normalization inside TracedActor only")
+        return False
+
+    base_receive = ssb.actor_base_receive
+    handle_one = ActorManager._handleOneMessage
+    External = getattr(ssb, "External", None)
+    special = SPECIAL_TYPES
+
+    def actor_base_receive(actorInst, msg, sender):
+        # simpleSystemBase: runs on the thread of the tell/ask caller, so clear an ambient context.
+        if type(msg) in special:
+            return deliver(actorInst, msg, sender,
+                           lambda m, s: base_receive(actorInst, m, s),
+                           spans=type(actorInst) is not External)
+        cls = type(actorInst)
+        received_bare[cls] = received_bare.get(cls, 0) + 1
+        if get_current():
+            return _run_under(_EMPTY, lambda: base_receive(actorInst, msg, sender))
+        return base_receive(actorInst, msg, sender)
+
+    def _handleOneMessage(self, envelope):
+        msg = envelope.message
+        t = type(msg)
+        if t in special:
+            def call(m, s):
+                envelope._message = m  # so Thespian's retry and PoisonMessage carry the inner message
+                return handle_one(self, envelope)
+            return deliver(self.actorInst, msg, envelope.sender, call, guard_instance=True)
+        if t is ActorExitRequest:
+            try:
+                return handle_one(self, envelope)
+            finally:
+                flush(2000)
+        inst = self.actorInst
+        if inst is not None:
+            cls = type(inst)
+            received_bare[cls] = received_bare.get(cls, 0) + 1
+        return handle_one(self, envelope)
+
+    def ask(self, actorAddr, msg, timeout=None):
+        return unwrap_reply(orig_ask(self, actorAddr, msg, timeout))
+
+    def listen(self, timeout=None):
+        return unwrap_reply(orig_listen(self, timeout))
+
+    orig_ask = ActorSystem.ask
+    orig_listen = ActorSystem.listen
+    _patch(ssb, "actor_base_receive", actor_base_receive)
+    _patch(ActorManager, "_handleOneMessage", _handleOneMessage)
+    _patch(ActorSystem, "ask", ask)
+    _patch(ActorSystem, "listen", listen)
+    _install_troupe_patch()
+    _state["installed"] = True
+    _actor._HOOKED = True
+    return True
+
+
+def _install_troupe_patch() -> None:
+    """Troupe managers forward work as ``_TroupeWork(message, ...)`` with a bare ``send``; wrap the
+    message when the manager's span is sampled so the worker's span continues the sender's trace."""
+    try:
+        from thespian import troupe
+        work_cls = troupe._TroupeWork
+        original_init = work_cls.__init__
+    except Exception:  # pragma: no cover
+        return
+    from .envelope import Envelope
+    from .propagation import current_span_sampled, inject_current
+    from .config import ON
+
+    def __init__(self, message, orig_sender, troupe_mgr):
+        if (settings.mode is ON and type(message) is not Envelope and current_span_sampled()):
+            message = Envelope(message, inject_current())
+        original_init(self, message, orig_sender, troupe_mgr)
+
+    _patch(work_cls, "__init__", __init__)
+
+
+def uninstall() -> None:
+    """Undo ``install()`` (for tests); actors created meanwhile keep what they were bound to."""
+    while _state["saved"]:
+        owner, name, value = _state["saved"].pop()
+        setattr(owner, name, value)
+    _state["installed"] = False
+    _actor._HOOKED = False

@@ -1,0 +1,130 @@
+"""Inject and extract W3C trace context, and the sieve that drops unsampled carriers cheaply.
+
+The sieve (``is_sampled_traceparent``) reads the sampled bit straight from the ``traceparent`` string:
+the flags are the two hex digits at offsets 53-54 of every well-formed value, whatever its version
+(``vv-<32 hex>-<16 hex>-ff[-...]``), and bit 0 ("sampled") is set exactly when the last of them is odd.
+So an unsampled carrier costs one index and one set lookup; only sampled ones get the full W3C parse.
+Note the OpenTelemetry SDK also sets bit 1 (random trace id): sampled is often ``-03`` and unsampled
+``-02``, which is why the sieve never compares against ``"01"``.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+
+from ._tracing import counters, log_once
+from .config import settings
+from .envelope import TRACEPARENT
+
+__all__ = ["is_sampled_traceparent", "extract_if_sampled", "extract_any", "inject_current",
+           "current_span_sampled"]
+
+_ODD = frozenset("13579bdf")
+_OWS = (" ", "\t")
+
+
+def is_sampled_traceparent(traceparent: Any) -> bool:
+    """True when ``traceparent`` says "sampled", read without parsing; False for anything else.
+
+    Agrees with the full W3C parse on every well-formed value; garbage may pass the sieve only to be
+    rejected by the full parse that follows it in ``extract_if_sampled``.
+    """
+    if type(traceparent) is not str:
+        return False
+    if traceparent[:1] in _OWS:
+        traceparent = traceparent.lstrip(" \t")
+    return len(traceparent) >= 55 and traceparent[54] in _ODD
+
+
+def _carrier_ok(carrier: Any) -> bool:
+    """Shape and size checks; a carrier that fails them is dropped (never the message)."""
+    if not isinstance(carrier, Mapping):
+        counters.carriers_invalid += 1
+        log_once("carrier-type", "thespian-trace: dropped a trace carrier of type %s (expected a "
+                 "mapping); the message itself is delivered. Logged once.", type(carrier).__name__)
+        return False
+    size = 0
+    try:
+        for key, value in carrier.items():
+            if type(key) is not str or type(value) is not str:
+                counters.carriers_invalid += 1
+                log_once("carrier-value", "thespian-trace: dropped a trace carrier with a non-string "
+                         "field; the message itself is delivered. Logged once.")
+                return False
+            size += len(key) + len(value)
+    except Exception:
+        counters.carriers_invalid += 1
+        return False
+    if size > settings.max_carrier_bytes:
+        counters.carriers_oversized += 1
+        log_once("carrier-size", "thespian-trace: dropped a trace carrier of %d characters (limit %d, "
+                 "THESPIAN_TRACE_MAX_CARRIER_BYTES); the message itself is delivered. Logged once.",
+                 size, settings.max_carrier_bytes)
+        return False
+    return True
+
+
+def _full_extract(carrier: Mapping[str, str]) -> Optional[Context]:
+    try:
+        ctx = propagate.extract(carrier, context=Context())
+    except Exception:  # a propagator must never break delivery
+        counters.carriers_invalid += 1
+        return None
+    span_context = trace.get_current_span(ctx).get_span_context()
+    if not span_context.is_valid:
+        counters.carriers_invalid += 1
+        return None
+    return ctx
+
+
+def extract_if_sampled(carrier: Any) -> Optional[Context]:
+    """A context to continue when ``carrier`` holds a sampled ``traceparent``; otherwise None.
+
+    Unsampled carriers are rejected by the sieve without a parse (and counted); sampled ones get the
+    full extract through the globally configured propagator (so baggage and tracestate come along).
+    Never raises, whatever ``carrier`` holds. Use it at HTTP/gRPC edges too.
+    """
+    try:
+        tp = carrier.get(TRACEPARENT) if type(carrier) is dict else (
+            carrier.get(TRACEPARENT) if isinstance(carrier, Mapping) else None)
+    except Exception:
+        tp = None
+    if not is_sampled_traceparent(tp):
+        if carrier:
+            counters.carriers_sieved += 1
+        return None
+    if not _carrier_ok(carrier):
+        return None
+    ctx = _full_extract(carrier)
+    if ctx is None:
+        return None
+    if not trace.get_current_span(ctx).get_span_context().trace_flags.sampled:
+        counters.carriers_sieved += 1
+        return None
+    counters.carriers_extracted += 1
+    return ctx
+
+
+def extract_any(carrier: Any) -> Optional[Context]:
+    """The standard behaviour: extract sampled and unsampled context alike (no sieve)."""
+    if not carrier or not _carrier_ok(carrier):
+        return None
+    ctx = _full_extract(carrier)
+    if ctx is not None:
+        counters.carriers_extracted += 1
+    return ctx
+
+
+def current_span_sampled() -> bool:
+    """Is the span current in this context sampled (so its context should travel)?"""
+    return trace.get_current_span().get_span_context().trace_flags.sampled
+
+
+def inject_current() -> Dict[str, str]:
+    """A fresh carrier for the current context, through the globally configured propagator."""
+    carrier: Dict[str, str] = {}
+    propagate.inject(carrier)
+    counters.carriers_built += 1
+    return carrier

@@ -1,0 +1,271 @@
+"""The receive side: normalize every incoming message and run its handler in the right trace context.
+
+``deliver`` is the one code path. It is called by the process-wide hook (``hook.py``) below the actor
+class, so Thespian's class decorators and not-yet-migrated actors see unwrapped messages too, and by
+``TracedActor.receiveMessage`` itself when the hook is not installed.
+
+For each delivery:
+  * an ``Envelope`` is unwrapped; so are the Envelopes inside ``WakeupMessage.payload``,
+    ``PoisonMessage.poisonMessage``, ``DeadEnvelope.deadMessage`` and troupe work items;
+  * a sampled carrier is extracted (the sieve rejects unsampled ones without parsing) and a CONSUMER
+    span is started as its child, current for exactly the duration of the handler; exceptions are
+    recorded on it and re-raised, so Thespian's retry and ``PoisonMessage`` behave as before;
+  * a message without a context to continue runs under an explicit empty context where an ambient one
+    exists: ``simpleSystemBase`` runs actors synchronously on the thread that called ``tell``/``ask``,
+    so the caller's span would otherwise leak into every actor (Thespian 4.0.1, simpleSystemBase.py,
+    ``_runSingleSend``);
+  * a fanout delivery runs under a context marked "no root", so its recipient never starts a trace.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Tuple
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from thespian.actors import DeadEnvelope, PoisonMessage, WakeupMessage
+
+from . import semconv
+from ._tracing import counters, get_tracer, received_bare, received_enveloped
+from .config import OFF, ON, set_mode, settings
+from .envelope import Envelope
+from .messages import SetTraceMode, TraceModeChanged
+from .propagation import extract_any, extract_if_sampled
+
+try:  # Thespian's troupe work item carries the message to a worker; unwrap inside it too.
+    from thespian.troupe import _TroupeWork
+except Exception:  # pragma: no cover - very old Thespian
+    _TroupeWork = None
+
+__all__ = ["deliver", "SPECIAL_TYPES", "NO_ROOT_CONTEXT", "start_root_span", "run_in_span",
+           "unwrap_reply"]
+
+_attach = otel_context.attach
+_detach = otel_context.detach
+get_current = otel_context.get_current
+
+_NO_ROOT_KEY = otel_context.create_key("thespian_trace.no_root")
+#: Context attached for a fanout delivery that carries no sampled parent: not empty, so a recipient
+#: that may start traces knows it must not.
+NO_ROOT_CONTEXT = Context({_NO_ROOT_KEY: True})
+_EMPTY = Context()
+
+#: Message types that need more than a plain delivery (everything else takes the fast path).
+SPECIAL_TYPES = frozenset(t for t in (Envelope, WakeupMessage, PoisonMessage, DeadEnvelope, _TroupeWork,
+                                      SetTraceMode, TraceModeChanged) if t is not None)
+
+
+def _unwrap(msg: Any) -> Tuple[Any, Optional[Envelope], str]:
+    """(message for the handler, the Envelope that carried it or None, delivery kind)."""
+    t = type(msg)
+    if t is Envelope:
+        return msg.message, msg, "message"
+    if t is WakeupMessage:
+        env = msg.payload
+        if type(env) is Envelope:
+            msg.payload = env.message  # a fresh WakeupMessage per delivery: safe to mutate
+            return msg, env, "wakeup"
+        return msg, None, "wakeup"
+    if t is PoisonMessage:
+        env = msg.poisonMessage
+        if type(env) is Envelope and hasattr(msg, "_poison"):
+            msg._poison = env.message
+            return msg, env, "poison"
+        return msg, None, "poison"
+    if t is DeadEnvelope:
+        env = msg.deadMessage
+        if type(env) is Envelope:
+            msg.deadMessage = env.message
+            return msg, env, "dead_letter"
+        return msg, None, "dead_letter"
+    if t is _TroupeWork:
+        env = msg.message
+        if type(env) is Envelope:
+            msg.message = env.message
+            return msg, env, "troupe_work"
+        return msg, None, "troupe_work"
+    return msg, None, "message"
+
+
+def unwrap_reply(reply: Any) -> Any:
+    """What an external ``ask``/``listen`` caller should see: never an Envelope."""
+    t = type(reply)
+    if t is Envelope:
+        return reply.message
+    if t in SPECIAL_TYPES:
+        return _unwrap(reply)[0]
+    return reply
+
+
+def _address(inst: Any) -> str:
+    try:
+        return str(inst.myAddress)
+    except Exception:
+        return ""
+
+
+def _span_attributes(inst: Any, inner: Any, kind: str) -> dict:
+    cls_name = type(inst).__name__
+    return {
+        semconv.MESSAGING_SYSTEM: semconv.SYSTEM,
+        semconv.MESSAGING_OPERATION_TYPE: "process",
+        semconv.MESSAGING_OPERATION_NAME: "process",
+        semconv.MESSAGING_DESTINATION_NAME: cls_name,
+        semconv.MESSAGE_TYPE: type(inner).__name__,
+        semconv.ACTOR_ADDRESS: _address(inst),
+        semconv.DELIVERY: kind,
+    }
+
+
+def _record_error(span: trace.Span, exc: BaseException) -> None:
+    if span.is_recording():
+        span.record_exception(exc)
+        span.set_status(Status(StatusCode.ERROR, "%s: %s" % (type(exc).__name__, exc)))
+
+
+def run_in_span(span: trace.Span, parent: Context, call: Callable[[], Any],
+                guard_instance: Any = None) -> Any:
+    """Run ``call()`` with ``span`` current; record exceptions on it; always end it and detach.
+
+    ``guard_instance``: Thespian's multi-process ActorManager catches handler exceptions itself (it
+    retries once and then returns a PoisonMessage), so they never reach us; for that path the actor's
+    ``receiveMessage`` is wrapped on the instance for the duration of this one delivery.
+    """
+    token = _attach(trace.set_span_in_context(span, parent))
+    try:
+        if guard_instance is None:
+            try:
+                return call()
+            except BaseException as exc:
+                _record_error(span, exc)
+                raise
+        return _call_guarded(guard_instance, span, call)
+    finally:
+        span.end()
+        _detach(token)
+
+
+_MISSING = object()
+
+
+def _call_guarded(inst: Any, span: trace.Span, call: Callable[[], Any]) -> Any:
+    d = getattr(inst, "__dict__", None)
+    if d is None:
+        return call()
+    previous = d.get("receiveMessage", _MISSING)
+    original = inst.receiveMessage
+
+    def guarded(msg, sender):
+        try:
+            return original(msg, sender)
+        except BaseException as exc:
+            _record_error(span, exc)
+            raise
+
+    d["receiveMessage"] = guarded
+    try:
+        return call()
+    finally:
+        # A handler may replace receiveMessage itself (@initializing_messages does): keep its choice.
+        if d.get("receiveMessage") is guarded:
+            if previous is _MISSING:
+                del d["receiveMessage"]
+            else:
+                d["receiveMessage"] = previous
+
+
+def _run_under(ctx: Context, call: Callable[[], Any]) -> Any:
+    token = _attach(ctx)
+    try:
+        return call()
+    finally:
+        _detach(token)
+
+
+def start_root_span(inst: Any, inner: Any) -> trace.Span:
+    """A root CONSUMER span for a bare message in an actor that may start traces (SDK sampler decides)."""
+    span = get_tracer().start_span(semconv.process_span_name(type(inst).__name__), context=_EMPTY,
+                                   kind=SpanKind.CONSUMER,
+                                   attributes=_span_attributes(inst, inner, "message"))
+    if span.is_recording():
+        counters.roots_started += 1
+    return span
+
+
+def _handle_control(inst: Any, msg: Any, sender: Any) -> None:
+    """Consume SetTraceMode (switch, forward to children, answer) and TraceModeChanged (swallow)."""
+    if type(msg) is TraceModeChanged:
+        return
+    previous = settings.mode
+    error = None
+    try:
+        set_mode(msg.mode)
+    except ValueError as exc:
+        error = str(exc)
+    send = getattr(inst, "send", None)
+    if send is None:
+        return
+    if msg.recursive and error is None:
+        for child in list(getattr(inst, "_tt_children", ())):
+            try:
+                send(child, msg)
+            except Exception:
+                pass
+    if sender is not None:
+        try:
+            send(sender, TraceModeChanged(settings.mode, previous, type(inst).__name__, error))
+        except Exception:
+            pass
+
+
+def deliver(inst: Any, msg: Any, sender: Any, call: Callable[[Any, Any], Any],
+            guard_instance: bool = False, spans: bool = True) -> Any:
+    """Deliver ``msg`` (a SPECIAL_TYPES instance, or anything on the fallback path) to ``inst``.
+
+    ``call(message, sender)`` performs Thespian's own delivery of the normalized message.
+    ``spans=False`` only unwraps (used for Thespian's internal External actor in simpleSystemBase).
+    """
+    inner, env, kind = _unwrap(msg)
+    t = type(inner)
+    if t is SetTraceMode or t is TraceModeChanged:
+        _handle_control(inst, inner, sender)
+        return True
+    cls = type(inst)
+    if env is None:
+        received_bare[cls] = received_bare.get(cls, 0) + 1
+        if get_current():
+            return _run_under(_EMPTY, lambda: call(inner, sender))
+        return call(inner, sender)
+    received_enveloped[cls] = received_enveloped.get(cls, 0) + 1
+    carrier = env.carrier
+    fanout = env.approximate_num_recipients > 1
+    parent = None
+    if carrier and spans and settings.mode is not OFF:
+        parent = extract_any(carrier) if settings.propagate_unsampled else extract_if_sampled(carrier)
+    if parent is None:
+        ctx = NO_ROOT_CONTEXT if fanout else _EMPTY
+        if ctx is _EMPTY and not get_current():
+            return call(inner, sender)
+        return _run_under(ctx, lambda: call(inner, sender))
+    if not trace.get_current_span(parent).get_span_context().trace_flags.sampled:
+        # Standard (propagate-unsampled) mode: honour the upstream "not sampled" decision, no span.
+        return _run_under(parent, lambda: call(inner, sender))
+    attributes = _span_attributes(inst, inner, kind)
+    if fanout:
+        attributes[semconv.FANOUT_SIZE] = env.approximate_num_recipients
+        p = carrier.get(semconv.CARRIER_PROBABILITY_KEY)
+        if p is not None:
+            try:
+                attributes[semconv.SAMPLING_PROBABILITY] = float(p)
+            except (TypeError, ValueError):
+                pass
+    span = get_tracer().start_span(semconv.process_span_name(cls.__name__), context=parent,
+                                   kind=SpanKind.CONSUMER, attributes=attributes)
+    return run_in_span(span, parent, lambda: call(inner, sender),
+                       guard_instance=inst if guard_instance else None)
+
+
+def may_start_root(inst: Any) -> bool:
+    """Should a bare message to ``inst`` start a root trace now? (class allows it, mode on, no context)."""
+    return settings.mode is ON and not get_current()
