@@ -1,0 +1,121 @@
+"""Shared fixtures: one tracing pipeline per test session, actor systems that are always shut down.
+
+Spans from every process reach a real OTLP/HTTP receiver on loopback through the SDK's
+``OTLPSpanExporter`` (configured in this process before any actor system forks, so actor processes
+inherit it); in-process tests can also read the in-memory exporter.
+"""
+import os
+import socket
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))  # tt_actors must be importable in forked actor processes
+
+from thespian.actors import ActorSystem  # noqa: E402
+
+from thespian_trace import config  # noqa: E402
+from thespian_trace._tracing import reset_stats  # noqa: E402
+from thespian_trace.testing import (  # noqa: E402
+    InMemoryTracing, OTLPReceiver, configure_otlp_export, force_flush, set_sampler)
+
+BASES = ["simpleSystemBase", "multiprocQueueBase", "multiprocTCPBase"]
+MULTIPROC_BASES = ["multiprocQueueBase", "multiprocTCPBase"]
+
+# logDefs=False crashes every multi-process actor at start (Thespian 4.0.1); give a quiet real config.
+LOG_DEFS = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"null": {"class": "logging.NullHandler"}},
+    "root": {"level": "CRITICAL", "handlers": ["null"]},
+}
+
+
+def free_port() -> int:
+    """An ephemeral loopback port (bound then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def _pipeline():
+    tracing = InMemoryTracing()
+    receiver = OTLPReceiver().start()
+    configure_otlp_export(receiver)
+    try:
+        yield tracing, receiver
+    finally:
+        receiver.stop()
+        tracing.close()
+
+
+class Spans:
+    """What a test sees: in-memory spans of this process and OTLP spans of every process."""
+
+    def __init__(self, tracing, receiver):
+        self.tracing = tracing
+        self.receiver = receiver
+
+    def local(self):
+        return self.tracing.records()
+
+    def wait(self, predicate=None, count=None, timeout=15.0):
+        """All spans from every process, once ``predicate(spans)`` holds (after flushing this one)."""
+        force_flush()
+        return self.receiver.wait_for(predicate=predicate, count=count, timeout=timeout)
+
+    def settle(self, quiet=0.6):
+        """Flush, then wait until no new span arrived for ``quiet`` seconds; return everything."""
+        import time
+        force_flush()
+        last = -1
+        while True:
+            n = len(self.receiver.spans())
+            if n == last:
+                return self.receiver.spans()
+            last = n
+            time.sleep(quiet)
+
+
+@pytest.fixture
+def spans(_pipeline):
+    tracing, receiver = _pipeline
+    force_flush()
+    tracing.clear()
+    receiver.clear()
+    reset_stats()
+    set_sampler(None)
+    saved = {name: getattr(config.settings, name) for name in config.settings.__slots__}
+    try:
+        yield Spans(tracing, receiver)
+    finally:
+        for name, value in saved.items():
+            setattr(config.settings, name, value)
+        set_sampler(None)
+
+
+@pytest.fixture
+def make_system():
+    """Factory for actor systems; every one it made is shut down, even when the test fails."""
+    made = []
+
+    def make(base, capabilities=None, **kwargs):
+        caps = dict(capabilities or {})
+        if base == "multiprocTCPBase":
+            caps.setdefault("Admin Port", free_port())
+        asys = ActorSystem(base, caps, logDefs=LOG_DEFS, transientUnique=True, **kwargs)
+        made.append(asys)
+        return asys
+
+    yield make
+    for asys in reversed(made):
+        try:
+            asys.shutdown()
+        except Exception:
+            pass
+
+
+@pytest.fixture(params=BASES)
+def base(request):
+    return request.param

@@ -1,0 +1,155 @@
+"""The runtime core on every Thespian base: connected traces, normalization, system messages, decorators."""
+import pytest
+from opentelemetry import trace
+
+from thespian_trace import Envelope, traced_ask, traced_tell
+from thespian_trace.testing import assert_chain, assert_single_trace, children_of, spans_named
+
+import tt_actors as ta
+
+TIMEOUT = 10
+
+
+def _trace_of(records, trace_id):
+    return [r for r in records if r.trace_id == trace_id]
+
+
+def test_three_hop_chain_is_one_trace(base, make_system, spans):
+    asys = make_system(base)
+    front = asys.createActor(ta.Front)
+    reply = traced_ask(asys, front, ta.Ping(3), TIMEOUT)
+    assert isinstance(reply, ta.Pong) and reply.n == 3
+
+    got = spans.wait(lambda s: assert_chain(s, ["ask Ping", "process Front", "process Hop"]))
+    root = spans_named(got, "ask Ping")[-1]
+    mine = _trace_of(got, root.trace_id)
+    assert_single_trace(mine)
+    chain = assert_chain(mine, ["ask Ping", "process Front", "process Hop"])
+    assert [r.kind for r in chain] == ["PRODUCER", "CONSUMER", "CONSUMER"]
+    assert len(mine) == 3, "one CONSUMER span per hop, nothing else"
+    for rec, cls in zip(chain[1:], ["Front", "Hop"]):
+        attrs = rec.attributes
+        assert attrs["messaging.system"] == "thespian"
+        assert attrs["messaging.operation.type"] == "process"
+        assert attrs["messaging.destination.name"] == cls
+        assert attrs["thespian.message.type"] == "Ping"
+        assert attrs["thespian.actor.address"]
+        assert rec.status != "ERROR"
+
+
+def test_bare_enveloped_and_mixed_messages_in_one_mailbox(base, make_system, spans):
+    asys = make_system(base)
+    rec = asys.createActor(ta.Recorder)
+    asys.tell(rec, "bare-1")                                   # untraced sender
+    tracer = trace.get_tracer("test")
+    with tracer.start_as_current_span("caller"):
+        traced_tell(asys, rec, "traced-1")                     # traced sender, sampled
+    asys.tell(rec, Envelope(("raw", 1), {"traceparent": "00-" + "ab" * 16 + "-" + "cd" * 8 + "-02"}))
+    asys.tell(rec, Envelope(42, None, 1000))                   # a fanout marker
+    asys.tell(rec, "bare-2")
+    seen = asys.ask(rec, "report", TIMEOUT)
+    assert [s[0] for s in seen] == ["bare-1", "traced-1", ("raw", 1), 42, "bare-2"]
+    assert [s[1] for s in seen] == [False, True, False, False, False]
+    assert all("ENVELOPE-LEAKED" not in str(s) for s in seen)
+
+
+def test_handler_exception_marks_span_and_poison_holds_inner_message(base, make_system, spans):
+    asys = make_system(base)
+    watcher = asys.createActor(ta.PoisonWatcher)
+    with trace.get_tracer("test").start_as_current_span("root"):
+        result = traced_ask(asys, watcher, "go", TIMEOUT)
+    assert result == ("poison", True, "StartEngine")
+    got = spans.wait(lambda s: spans_named(s, "process Crasher") or None)
+    crashes = spans_named(got, "process Crasher")
+    assert crashes and all(r.status == "ERROR" for r in crashes)
+    assert any("exception" in r.event_names() for r in crashes)
+    assert "engine on fire" in crashes[0].status_description
+
+
+def test_dead_envelope_holds_inner_message(base, make_system, spans):
+    asys = make_system(base)
+    watcher = asys.createActor(ta.DeadLetterWatcher)
+    assert asys.ask(watcher, "watch", TIMEOUT) == "watching"
+    with trace.get_tracer("test").start_as_current_span("root"):
+        asys.tell(watcher, "go")
+    result = asys.listen(TIMEOUT)
+    assert result == ("dead", True, "StartEngine")
+
+
+def test_traced_wakeup_continues_trace_with_original_payload(base, make_system, spans):
+    asys = make_system(base)
+    sleeper = asys.createActor(ta.Sleeper)
+    assert traced_ask(asys, sleeper, "nap", TIMEOUT) == ("woke", ("payload", 7), True)
+    got = spans.wait(lambda s: len(spans_named(s, "process Sleeper")) >= 2 or None)
+    root = spans_named(got, "ask str")[-1]
+    mine = _trace_of(got, root.trace_id)
+    assert_single_trace(mine)
+    wake = [r for r in mine if r.attributes.get("thespian.delivery") == "wakeup"]
+    assert len(wake) == 1 and wake[0].attributes["thespian.message.type"] == "WakeupMessage"
+
+
+@pytest.mark.parametrize("worker,tag", [
+    (ta.TroupeWorker, "troupe"),
+    (ta.TransientWorker, "transient"),
+    (ta.TransientIdleWorker, "transient_idle"),
+    (ta.PlainWorker, "plain"),
+    (ta.MixinWorker, "mixin"),
+    (ta.LegacyWorker, "legacy"),
+])
+def test_decorated_plain_and_legacy_actors_get_unwrapped_messages(base, make_system, spans, worker, tag):
+    asys = make_system(base)
+    addr = asys.createActor(worker)
+    reply = traced_ask(asys, addr, ta.Ping(5), TIMEOUT)
+    assert isinstance(reply, ta.Pong), reply
+    assert reply.seen[0] == tag
+    if tag in ("plain", "mixin", "legacy"):
+        assert reply.seen[1] == "Ping"
+    # The worker's span is a child of the caller's: one trace.
+    got = spans.wait(lambda s: [r for r in s if r.name.startswith("process ")] or None)
+    root = spans_named(got, "ask Ping")[-1]
+    mine = _trace_of(got, root.trace_id)
+    assert_single_trace(mine)
+    assert any(r.name == "process " + worker.__name__ for r in mine), [r.name for r in mine]
+
+
+def test_troupe_workers_connect_to_the_senders_trace(base, make_system, spans):
+    asys = make_system(base)
+    addr = asys.createActor(ta.TroupeWorker)
+    replies = [traced_ask(asys, addr, ta.Ping(i), TIMEOUT) for i in range(3)]
+    assert [r.n for r in replies] == [0, 1, 2]
+    got = spans.wait(lambda s: len(spans_named(s, "ask Ping")) >= 3
+                     and len(spans_named(s, "process TroupeWorker")) >= 6 or None)
+    for root in spans_named(got, "ask Ping"):
+        mine = _trace_of(got, root.trace_id)
+        assert_single_trace(mine)
+        # manager span -> worker span
+        assert_chain(mine, ["ask Ping", "process TroupeWorker", "process TroupeWorker"])
+
+
+def test_initializing_messages_see_unwrapped_init_messages(base, make_system, spans):
+    asys = make_system(base)
+    addr = asys.createActor(ta.InitWorker)
+    with trace.get_tracer("test").start_as_current_span("setup"):
+        traced_tell(asys, addr, ta.Config("cfg-a"))       # enveloped init message
+    reply = traced_ask(asys, addr, ta.Ping(9), TIMEOUT)
+    assert isinstance(reply, ta.Pong) and reply.seen == ["init", "cfg-a"]
+
+
+def test_start_traces_actor_starts_root_for_bare_message(base, make_system, spans):
+    asys = make_system(base)
+    addr = asys.createActor(ta.RootStarter)
+    reply = asys.ask(addr, ta.Ping(1), TIMEOUT)    # bare, from an untraced caller
+    assert isinstance(reply, ta.Pong)
+    got = spans.wait(lambda s: spans_named(s, "process RootStarter") or None)
+    roots = spans_named(got, "process RootStarter")
+    assert len(roots) == 1 and roots[0].parent_span_id is None
+
+
+def test_ambient_caller_span_does_not_leak_into_actors(make_system, spans):
+    """simpleSystemBase runs actors on the caller's thread: a bare tell must not join the caller's span."""
+    asys = make_system("simpleSystemBase")
+    rec = asys.createActor(ta.Recorder)
+    with trace.get_tracer("test").start_as_current_span("caller"):
+        asys.tell(rec, "bare-under-span")
+        seen = asys.ask(rec, "report", TIMEOUT)
+    assert seen == [("bare-under-span", False)]
