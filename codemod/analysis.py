@@ -815,7 +815,7 @@ class _Collector:
         is_lambda = type(n) is ast.Lambda
         if not is_lambda:
             for d in n.decorator_list:
-                self.node(d, n, cls, method + (name,), selfname, thread, scope, funcs, threadnames, qual)
+                self.node(d, n, cls, method, selfname, thread, scope, funcs, threadnames, qual)
         new_method = method + (name,)
         new_self = selfname
         if not method:  # a method (directly in a class) or a module-level function
@@ -933,7 +933,27 @@ def _analyze_one(path: str, data: bytes, is_file) -> _FileState:
     col = _Collector(st, deep)
     col._lambda_threads = {}
     col.run(tree)
+    _renumber(st)
     return st
+
+
+def _renumber(st: _FileState) -> None:
+    """Assign ordinals in source order (pre-order of the syntax tree, as LibCST visits it)."""
+    groups: Dict[tuple, List[_Cand]] = {}
+    for c in st.cands:
+        groups.setdefault((c.cls.info.qualname if c.cls is not None else None, c.method), []).append(c)
+    for lst in groups.values():
+        lst.sort(key=lambda c: (c.node.lineno, c.node.col_offset))
+        for i, c in enumerate(lst):
+            c.ordinal = i
+    egroups: Dict[str, List[_ExtCand]] = {}
+    for e in st.ext:
+        egroups.setdefault(e.scope, []).append(e)
+    for lst in egroups.values():
+        lst.sort(key=lambda e: (e.node.lineno, e.node.col_offset, -(e.node.end_lineno or 0),
+                                -(e.node.end_col_offset or 0)))
+        for i, e in enumerate(lst):
+            e.ordinal = i
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,0 +1,14 @@
+"""Relative imports and aliases."""
+from ..base import ShopActor as SA
+
+
+class Worker(SA):
+    def receiveMsg_str(self, job, sender):
+        result = job[::-1]
+        self.send(sender, result)
+
+
+class Supervisor(Worker):
+    def receiveMsg_list(self, jobs, sender):
+        for job in jobs:
+            self.send(self.createActor(Worker), job)
