@@ -14,13 +14,15 @@ from .messages import SetTraceMode, TraceModeChanged
 from .propagation import extract_if_sampled, is_sampled_traceparent
 from .sampling import DEFAULT_TABLE, FanoutTable
 from . import hook as _hook
+from .autoconfig import autoconfigure
 
 __all__ = [
     "Envelope", "TracedActor", "TracedActorMixin", "TracedPlainActor", "traced_ask", "traced_tell",
     "extract_if_sampled", "is_sampled_traceparent", "FanoutTable", "DEFAULT_TABLE",
     "SetTraceMode", "TraceModeChanged", "configure", "get_mode", "set_mode", "reload_from_env",
-    "OFF", "RECEIVE", "ON", "MODES", "flush", "stats", "reset_stats", "install_hook", "__version__",
+    "OFF", "RECEIVE", "ON", "MODES", "flush", "stats", "reset_stats", "install_hook", "autoconfigure", "__version__",
 ]
 
 install_hook = _hook.install
 install_hook()
+autoconfigure()
