@@ -43,6 +43,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import re
 import shlex
 import sys
 import tempfile
@@ -138,6 +139,7 @@ class Finding:
     method: str = NONE
     ordinal: int = 0
     snippet: str = ""  # normalised source text of the site, for content fingerprints
+    fix_hint: str = ""  # overrides the rule's fix when set
 
     @property
     def rule(self) -> Rule:
@@ -150,6 +152,8 @@ class Finding:
     @property
     def fix(self) -> str:
         """The command (or manual step) that fixes this finding."""
+        if self.fix_hint:
+            return self.fix_hint
         return self.rule.fix.format(path=shlex.quote(self.path))
 
     def sort_key(self) -> Tuple[str, int, int, str]:
@@ -307,10 +311,11 @@ class PackageStats:
     traced: int = 0
     untraced: int = 0
     manual: int = 0
+    opted_out: int = 0
 
     @property
     def total(self) -> int:
-        return self.traced + self.untraced + self.manual
+        return self.traced + self.untraced + self.manual + self.opted_out
 
     @property
     def coverage(self) -> float:
@@ -319,6 +324,7 @@ class PackageStats:
 
     def line(self) -> str:
         extra = f", {self.manual} need manual review" if self.manual else ""
+        extra += f", {self.opted_out} opted out" if self.opted_out else ""
         return (f"{self.package}: {self.total} send sites, {_pct(self.coverage)} traced "
                 f"({self.untraced} untraced{extra})")
 
@@ -340,6 +346,7 @@ def total_stats(stats: Sequence[PackageStats]) -> PackageStats:
         t.traced += s.traced
         t.untraced += s.untraced
         t.manual += s.manual
+        t.opted_out += s.opted_out
     return t
 
 
@@ -692,7 +699,185 @@ class Collected:
 def collect(paths: Sequence[str], today: Optional[_dt.date] = None,
             exclude: Sequence[str] = ()) -> Collected:
     """Run the shared analysis over ``paths`` and turn it into findings and adoption stats."""
-    raise NotImplementedError("waiting for codemod.analysis")
+    from .analysis import analyze_paths
+
+    repo = analyze_paths(list(paths), exclude=list(exclude))
+    return findings_from_analysis(repo, today=today)
+
+
+def _display_path(path: str) -> str:
+    p = path
+    if os.path.isabs(p):
+        try:
+            rel = os.path.relpath(p)
+            if not rel.startswith(".."):
+                p = rel
+        except ValueError:  # other drive on Windows
+            pass
+    p = p.replace(os.sep, "/")
+    return p[2:] if p.startswith("./") else p
+
+
+def _clean(text: str) -> str:
+    """Make a name safe for a tab-separated baseline field."""
+    return " ".join(str(text).split()) or NONE
+
+
+class _Lines:
+    """Source lines for content fingerprints, read only for files that have findings."""
+
+    def __init__(self) -> None:
+        self._cache: Dict[str, List[str]] = {}
+
+    def get(self, path: str, line: int) -> str:
+        return self.raw(path, line).strip()
+
+    def raw(self, path: str, line: int) -> str:
+        lines = self._cache.get(path)
+        if lines is None:
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read()
+                lines = data.decode("utf-8", "replace").splitlines()
+            except OSError:
+                lines = []
+            self._cache[path] = lines
+        return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+def findings_from_analysis(repo, today: Optional[_dt.date] = None) -> Collected:
+    """Turn a :class:`codemod.analysis.RepoAnalysis` into findings and per-package adoption stats.
+
+    Skipped: ``@generated`` files (the codemod skips them too) and sites covered by an opt-out comment
+    (those are audited by TT005/TT006 instead). Opted-out sites still count as not traced in the stats.
+    """
+    today = today or _dt.date.today()
+    lines = _Lines()
+    findings: List[Finding] = []
+    stats: Dict[str, PackageStats] = {}
+    scanned = 0
+
+    def add(code: str, fa, line: int, col: int, message: str, cls: Optional[str], method: Optional[str],
+            ordinal: int, snippet: Optional[str] = None, fix: str = "") -> None:
+        findings.append(Finding(
+            code=code, path=_display_path(fa.path), line=max(int(line or 1), 1), col=max(int(col or 0), 0) + 1,
+            message=message, module=fa.module or NONE, cls=_clean(cls) if cls else NONE,
+            method=_clean(method) if method else NONE, ordinal=ordinal,
+            snippet=lines.get(fa.path, line) if snippet is None else snippet, fix_hint=fix))
+
+    for fa in repo.files:
+        scanned += 1
+        if fa.parse_error:
+            m = re.match(r"line (\d+)(?::(\d+))?", fa.parse_error)
+            line = int(m.group(1)) if m else 1
+            add("TT900", fa, line, 0, f"cannot parse file: {fa.parse_error}", None, None, 0,
+                snippet=fa.parse_error)
+            continue
+        if fa.generated:
+            continue
+        pkg = stats.setdefault(_package_for(fa), PackageStats(_package_for(fa)))
+        # scope of each opt-out = first thing it covers (class / method / external scope)
+        optout_scope: Dict[Tuple[str, int], Tuple[Optional[str], Optional[str]]] = {}
+
+        for c in fa.classes:
+            if c.optout is not None:
+                optout_scope.setdefault((c.optout.path, c.optout.line), (c.qualname, None))
+            if c.rebase and c.optout is None:
+                bases = ", ".join(c.bases[i].text for i, _ in c.rebase)
+                targets = ", ".join(name for _, name in c.rebase)
+                add("TT002", fa, c.line, c.col,
+                    f"actor class {c.qualname} is not on a traced base ({bases} -> {targets})",
+                    c.qualname, None, 0)
+
+        for s in fa.send_sites:
+            where = f"{s.class_name}.{s.method}" if s.class_name else s.method
+            if s.optout is not None:
+                optout_scope.setdefault((s.optout.path, s.optout.line), (s.class_name, s.method))
+                if s.kind == "traced_send":
+                    pkg.traced += 1
+                else:
+                    pkg.opted_out += 1
+                continue
+            if s.kind == "traced_send":
+                pkg.traced += 1
+            elif s.kind == "untraced_send":
+                pkg.untraced += 1
+                add("TT001", fa, s.line, s.col, f"untraced `self.send(...)` in actor {where}",
+                    s.class_name, s.method, s.ordinal)
+            else:
+                pkg.manual += 1
+                add("TT004", fa, s.line, s.col, f"send in {where} needs manual review: {s.reason}",
+                    s.class_name, s.method, s.ordinal)
+
+        for e in fa.external_sites:
+            scope = e.scope or "<module>"
+            if e.optout is not None:
+                optout_scope.setdefault((e.optout.path, e.optout.line), (None, scope))
+                if e.traced:
+                    pkg.traced += 1
+                else:
+                    pkg.opted_out += 1
+                continue
+            if e.traced:
+                pkg.traced += 1
+                continue
+            pkg.untraced += 1
+            call = f"{e.receiver}.{e.op}(...)" if e.receiver else f"{e.op}(...)"
+            if e.reason:
+                add("TT003", fa, e.line, e.col,
+                    f"untraced external `{call}` in {scope} ({e.reason})", None, scope, e.ordinal,
+                    fix=f"manual review: call `traced_{e.op}(asys, ...)` from thespian_trace by hand")
+            else:
+                add("TT003", fa, e.line, e.col, f"untraced external `{call}` in {scope}",
+                    None, scope, e.ordinal)
+
+        counters: Dict[Tuple[str, Optional[str], Optional[str]], int] = {}
+        for o in sorted(fa.optouts, key=lambda o: o.line):
+            cls, method = optout_scope.get((o.path, o.line), (None, None))
+            if o.file_level:
+                cls, method = None, "<file>"
+            problems = []
+            if not o.reason:
+                problems.append(("TT005", f"opt-out `{o.text}` has no reason"))
+            if o.until_raw and o.until is None:
+                problems.append(("TT006", f"opt-out `{o.text}` has an invalid until= date {o.until_raw!r}"
+                                          " (use YYYY-MM-DD)"))
+            elif o.expired(today):
+                problems.append(("TT006", f"opt-out `{o.text}` expired on {o.until.isoformat()}"))
+            for code, msg in problems:
+                k = (code, cls, method)
+                counters[k] = counters.get(k, 0) + 1
+                add(code, fa, o.line, _optout_col(fa.path, o.line, lines), msg, cls, method, counters[k] - 1,
+                    snippet=o.text)
+
+        name_counts: Dict[str, int] = {}
+        for u in fa.unresolved:
+            key = _clean(u.name)
+            name_counts[key] = name_counts.get(key, 0) + 1
+            add("TT007", fa, u.line, u.col, f"cannot resolve `{u.name}` ({u.context}): {u.reason}",
+                None, key, name_counts[key] - 1)
+
+    findings.sort(key=Finding.sort_key)
+    return Collected(findings=findings, stats=sorted(stats.values(), key=lambda s: s.package),
+                     files_scanned=scanned)
+
+
+def _optout_col(path: str, line: int, lines: "_Lines") -> int:
+    """0-based column of the opt-out comment on ``line`` (0 when unknown)."""
+    raw = lines.raw(path, line)
+    idx = raw.find("# thespian-trace")
+    return max(idx if idx >= 0 else raw.find("#"), 0)
+
+
+def _package_for(fa) -> str:
+    """Package of a file: the dotted parent of its module, else its directory (``<root>`` for .)."""
+    module = fa.module or ""
+    if "." in module:
+        return module.rpartition(".")[0]
+    if os.path.basename(fa.path) == "__init__.py" and module:
+        return module
+    d = os.path.dirname(_display_path(fa.path))
+    return d or "<root>"
 
 
 # ------------------------------------------------------------------------------------------------ CLI
