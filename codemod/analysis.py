@@ -407,20 +407,26 @@ def _find_git_root(start: str) -> Optional[str]:
         d = parent
 
 
+def _pathspec(lines: List[str]):
+    import pathspec
+    try:
+        return pathspec.PathSpec.from_lines("gitignore", lines)
+    except (KeyError, LookupError):  # pathspec < 0.12
+        return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+
+
 def _load_gitignore(directory: str):
     p = os.path.join(directory, ".gitignore")
     if not os.path.isfile(p):
         return None
-    import pathspec
     with open(p, encoding="utf-8", errors="replace") as fh:
-        return pathspec.PathSpec.from_lines("gitwildmatch", fh.read().splitlines())
+        return _pathspec(fh.read().splitlines())
 
 
 def _compile_globs(patterns: Sequence[str]):
     if not patterns:
         return None
-    import pathspec
-    return pathspec.PathSpec.from_lines("gitwildmatch", list(patterns))
+    return _pathspec(list(patterns))
 
 
 def _ignored(specs, abspath: str, is_dir: bool) -> bool:
@@ -771,7 +777,7 @@ class _Collector:
                     self._assigns(funcs)[tg.id] = value
             elif type(tg) is ast.Attribute and type(tg.value) is ast.Name and cls is not None \
                     and tg.value.id == selfname:
-                cls.self_attrs[tg.attr] = value
+                cls.self_attrs[tg.attr] = (value, funcs)
 
     def classdef(self, n, cls, method, scope, funcs, threadnames, qual):
         if funcs:
@@ -1334,34 +1340,34 @@ def _finish(states: List[_FileState]) -> RepoAnalysis:
 
 
 def _is_actor_system(res: _Resolver, st: _FileState, e: _ExtCand) -> bool:
-    def is_asys_ctor(expr) -> bool:
+    def is_asys(expr, funcs, depth=0) -> bool:
+        if depth > 10 or expr is None:
+            return False
         if type(expr) is tuple and expr and expr[0] == "annotation":
             r = res.expr(st, expr[1])
             return r[0] == "external" and r[1] == THESPIAN_ACTOR_SYSTEM
-        if type(expr) is ast.Call:
+        t = type(expr)
+        if t is ast.Call:
             r = res.expr(st, expr.func)
             return r[0] == "external" and r[1] == THESPIAN_ACTOR_SYSTEM
+        if t is ast.Name:
+            for i in range(len(funcs) - 1, -1, -1):
+                d = st.func_assigns.get(id(funcs[i]))
+                if d and expr.id in d:
+                    return is_asys(d[expr.id], funcs[:i + 1], depth + 1)
+            d = st.func_assigns.get(0)
+            if d and expr.id in d:
+                return is_asys(d[expr.id], (), depth + 1)
+            b = st.bindings.get(expr.id)
+            if b is not None and b[0] == "value":
+                return is_asys(b[1], (), depth + 1)
+            return False
+        if t is ast.Attribute and type(expr.value) is ast.Name and e.cls is not None:
+            v = e.cls.self_attrs.get(expr.attr)
+            return v is not None and is_asys(v[0], v[1], depth + 1)
         return False
 
-    recv = e.receiver
-    if is_asys_ctor(recv):
-        return True
-    if type(recv) is ast.Name:
-        for fn in reversed(e.func_stack):
-            d = st.func_assigns.get(id(fn))
-            if d and recv.id in d:
-                return is_asys_ctor(d[recv.id])
-        d = st.func_assigns.get(0)
-        if d and recv.id in d:
-            return is_asys_ctor(d[recv.id])
-        b = st.bindings.get(recv.id)
-        if b is not None and b[0] == "value":
-            return is_asys_ctor(b[1])
-        return False
-    if type(recv) is ast.Attribute and type(recv.value) is ast.Name and e.cls is not None:
-        v = e.cls.self_attrs.get(recv.attr)
-        return v is not None and is_asys_ctor(v)
-    return False
+    return is_asys(e.receiver, e.func_stack)
 
 
 # --------------------------------------------------------------------------------------------------

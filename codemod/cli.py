@@ -72,7 +72,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 class _Progress:
-    def __init__(self, total: int, enabled: bool) -> None:
+    def __init__(self, total: int, enabled: bool, stream=None) -> None:
+        self.stream = stream or sys.stderr
         self.total = total
         self.enabled = enabled and total > 0
         self.done = 0
@@ -83,13 +84,13 @@ class _Progress:
         self.done += n
         width = 30
         fill = int(width * self.done / self.total)
-        sys.stderr.write("\r[%s%s] %d/%d files" % ("#" * fill, "." * (width - fill), self.done, self.total))
-        sys.stderr.flush()
+        self.stream.write("\r[%s%s] %d/%d files" % ("#" * fill, "." * (width - fill), self.done, self.total))
+        self.stream.flush()
 
     def close(self) -> None:
         if self.enabled:
-            sys.stderr.write("\r" + " " * 60 + "\r")
-            sys.stderr.flush()
+            self.stream.write("\r" + " " * 60 + "\r")
+            self.stream.flush()
 
 
 def atomic_write(path: str, data: bytes, expected: bytes, expected_mtime_ns: Optional[int]) -> Optional[str]:
@@ -180,7 +181,7 @@ def run_codemod(paths: Sequence[str], *, diff: bool = False, check: bool = False
     if jobs is None:
         jobs = os.cpu_count() or 1
     show = err.isatty() if progress is None and hasattr(err, "isatty") else bool(progress)
-    bar = _Progress(len(work), show and len(work) > 0)
+    bar = _Progress(len(work), show and len(work) > 0, err)
     results: List[RewriteResult] = []
     if jobs > 1 and len(work) > 1:
         import multiprocessing

@@ -324,6 +324,7 @@ class TraceTransformer(cst.CSTTransformer):
         new_body: List[cst.BaseStatement] = []
         insert_at: Optional[int] = None
         carried_lines: List[cst.EmptyLine] = []
+        carried_trailing: Optional[cst.TrailingWhitespace] = None
         last_import_idx: Optional[int] = None
         for stmt in body:
             if not isinstance(stmt, cst.SimpleStatementLine):
@@ -391,6 +392,7 @@ class TraceTransformer(cst.CSTTransformer):
                 if insert_at is None:
                     insert_at = len(new_body)
                     carried_lines = list(stmt.leading_lines)
+                    carried_trailing = stmt.trailing_whitespace
                 continue
             if touched:
                 if isinstance(kept_small[-1].semicolon, cst.Semicolon):
@@ -409,6 +411,8 @@ class TraceTransformer(cst.CSTTransformer):
                                                                    if i < len(add) - 1 else cst.MaybeSentinel.DEFAULT))
                                             for i, n in enumerate(add)])],
                 leading_lines=carried_lines)
+            if carried_trailing is not None:
+                line = line.with_changes(trailing_whitespace=carried_trailing)
             if insert_at is None:
                 insert_at = last_import_idx if last_import_idx is not None else _after_preamble(new_body)
             new_body.insert(insert_at, line)
@@ -546,7 +550,7 @@ class TraceSendsCommand(VisitorBasedCodemodCommand):
     @staticmethod
     def add_args(arg_parser: argparse.ArgumentParser) -> None:
         """Command-line options for ``python -m libcst.tool codemod``."""
-        arg_parser.add_argument("--external", action="store_true",
+        arg_parser.add_argument("--rewrite-external", dest="external", action="store_true",
                                 help="also rewrite ActorSystem ask/tell into traced_ask/traced_tell")
         arg_parser.add_argument("--root", default=None,
                                 help="directory analysed for repository-wide actor resolution")
