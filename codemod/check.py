@@ -235,7 +235,8 @@ def load_baseline(path: str) -> List[BaselineEntry]:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
-        raise BaselineError(f"cannot read baseline {path}: {exc}") from exc
+        hint = (" (create it with --update-baseline)" if isinstance(exc, FileNotFoundError) else "")
+        raise BaselineError(f"cannot read baseline {path}: {exc}{hint}") from exc
     return parse_baseline(text, path)
 
 
@@ -364,6 +365,7 @@ class Report:
     min_coverage: Optional[float] = None
     baseline_written: Optional[str] = None
     growth_refused: int = 0
+    stale_removed: int = 0
 
     @property
     def total(self) -> PackageStats:
@@ -395,7 +397,8 @@ class Report:
             parts.append(f"{len(r.stale)} stale baseline entr{'ies' if len(r.stale) != 1 else 'y'}")
         out.append(f"migration-check: {self.files_scanned} files; " + ", ".join(parts))
         if self.baseline_written:
-            msg = f"baseline written to {self.baseline_written}"
+            msg = (f"baseline written to {self.baseline_written}: {len(self.ratchet.accepted)} entries, "
+                   f"{self.stale_removed} stale removed")
             if self.growth_refused:
                 msg += (f" ({self.growth_refused} new finding(s) NOT added; fix them, or pass "
                         f"--allow-growth to accept them)")
@@ -982,6 +985,7 @@ def run_check(args: argparse.Namespace, stderr: TextIO) -> Tuple[Report, int]:
         write_baseline(args.baseline, [f.key for f in keep])
         report.baseline_written = args.baseline
         report.growth_refused = 0 if grow else len(ratchet.new)
+        report.stale_removed = len(ratchet.stale)
         # the written baseline has no stale entries any more and accepts what it recorded
         report.ratchet = Ratchet(new=[] if grow else ratchet.new,
                                  accepted=sorted(keep, key=Finding.sort_key), stale=[])
