@@ -1,0 +1,135 @@
+"""Benchmark: the whole ``thespian-trace migration-check`` vs LibCST's ``noop.NOOPCommand``.
+
+Both sides run over the same generated corpus (``benchmarks/gen_corpus.py``: ~200 files, ~40,000 lines),
+with the same job count (1: the check is single-process; NOOP runs through LibCST's own
+``parallel_exec_transform_with_prettyprint`` with ``jobs=1``, i.e. what ``python -m libcst.tool codemod
+-j 1 noop.NOOPCommand`` does). The check side is the full CLI path: file discovery (with .gitignore),
+analysis, findings, baseline comparison against a baseline written beforehand, text report to a file.
+Rounds are interleaved with alternating order; the ratio is subject/baseline per round (target <= 0.5).
+
+    python benchmarks/bench_check.py [--smoke]
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import statistics
+import sys
+import tempfile
+import time
+from typing import Callable, Dict, List
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from gen_corpus import generate  # noqa: E402  (the codemod issue's corpus generator)
+
+TARGET = 0.5
+
+
+def _corpus_files(root: str) -> List[str]:
+    out = []
+    for d, _dirs, files in os.walk(root):
+        out.extend(os.path.join(d, f) for f in files if f.endswith(".py"))
+    return sorted(out)
+
+
+def _noop(files: List[str], jobs: int) -> Callable[[], float]:
+    from libcst.codemod import CodemodContext, parallel_exec_transform_with_prettyprint
+    from libcst.codemod.commands.noop import NOOPCommand
+
+    def run() -> float:
+        t0 = time.perf_counter()
+        with contextlib.redirect_stderr(io.StringIO()):
+            res = parallel_exec_transform_with_prettyprint(
+                NOOPCommand(CodemodContext()), files, jobs=jobs, hide_progress=True,
+                hide_generated=True, hide_blacklisted=True)
+        dt = time.perf_counter() - t0
+        if res.failures:
+            raise RuntimeError(f"NOOP failed on {res.failures} files")
+        return dt
+
+    return run
+
+
+def _check(corpus: str, baseline: str, report: str) -> Callable[[], float]:
+    from codemod import check
+
+    def run() -> float:
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            code = check.main([corpus, "--baseline", baseline, "-o", report])
+        dt = time.perf_counter() - t0
+        if code != 0:
+            raise RuntimeError(f"migration-check exited {code} on an unchanged corpus with its baseline")
+        return dt
+
+    return run
+
+
+def _interleave(baseline: Callable[[], float], subject: Callable[[], float], rounds: int) -> Dict:
+    baseline()  # warm-up: imports, file cache
+    subject()
+    b_vals: List[float] = []
+    s_vals: List[float] = []
+    ratios: List[float] = []
+    for i in range(rounds):
+        if i % 2 == 0:
+            b, s = baseline(), subject()
+        else:
+            s, b = subject(), baseline()
+        b_vals.append(b)
+        s_vals.append(s)
+        ratios.append(s / b)
+    return {
+        "baseline_s": statistics.median(b_vals),
+        "subject_s": statistics.median(s_vals),
+        "ratio": statistics.median(ratios),
+        "rounds": [round(r, 4) for r in ratios],
+    }
+
+
+def run(smoke: bool = False) -> List[Dict]:
+    """Run the benchmark; return rows with case, baseline_name, baseline_s, subject_s, ratio, rounds."""
+    files, lines, rounds = (10, 800, 5) if smoke else (200, 40000, 7)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-check-") as tmp:
+        counts = generate(tmp, files=files, lines=lines, seed=0)
+        corpus = os.path.join(tmp, "corpus")
+        baseline = os.path.join(tmp, "baseline.txt")
+        report = os.path.join(tmp, "report.txt")
+        from codemod import check
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = check.main([corpus, "--baseline", baseline, "--update-baseline", "-o", report])
+        if code != 0:
+            raise RuntimeError(f"could not create the baseline (exit {code})")
+        with open(baseline, encoding="utf-8") as fh:
+            n_entries = sum(1 for ln in fh if ln.strip() and not ln.startswith("#"))
+        py_files = _corpus_files(corpus)
+        row = _interleave(_noop(py_files, jobs=1), _check(corpus, baseline, report), rounds)
+        row.update({
+            "case": f"migration-check, {counts['files']} files / {counts['lines']} lines, "
+                    f"{n_entries} baselined findings, jobs=1",
+            "baseline_name": "libcst noop.NOOPCommand (jobs=1)",
+            "target": f"ratio <= {TARGET}",
+            "ok": row["ratio"] <= TARGET,
+        })
+        rows.append(row)
+    return rows
+
+
+def _print(rows: List[Dict]) -> None:
+    for r in rows:
+        print(f"{r['case']}\n  {r['baseline_name']}: {r['baseline_s'] * 1000:.1f} ms   "
+              f"migration-check: {r['subject_s'] * 1000:.1f} ms   ratio {r['ratio']:.3f} "
+              f"({r['target']}: {'ok' if r['ok'] else 'MISSED'})\n  per-round ratios: {r['rounds']}")
+
+
+if __name__ == "__main__":
+    _print(run(smoke="--smoke" in sys.argv[1:]))
