@@ -18,7 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -39,58 +39,71 @@ def _corpus_files(root: str) -> List[str]:
     return sorted(out)
 
 
-def _noop(files: List[str], jobs: int) -> Callable[[], float]:
+Timing = Tuple[float, float]  # (wall seconds, CPU seconds of this process)
+
+
+def _noop(files: List[str], jobs: int) -> Callable[[], Timing]:
     from libcst.codemod import CodemodContext, parallel_exec_transform_with_prettyprint
     from libcst.codemod.commands.noop import NOOPCommand
 
-    def run() -> float:
-        t0 = time.perf_counter()
+    def run() -> Timing:
+        t0, c0 = time.perf_counter(), time.process_time()
         with contextlib.redirect_stderr(io.StringIO()):
             res = parallel_exec_transform_with_prettyprint(
                 NOOPCommand(CodemodContext()), files, jobs=jobs, hide_progress=True,
                 hide_generated=True, hide_blacklisted=True)
-        dt = time.perf_counter() - t0
+        dt, ct = time.perf_counter() - t0, time.process_time() - c0
         if res.failures:
             raise RuntimeError(f"NOOP failed on {res.failures} files")
-        return dt
+        return dt, ct
 
     return run
 
 
-def _check(corpus: str, baseline: str, report: str) -> Callable[[], float]:
+def _check(corpus: str, baseline: str, report: str) -> Callable[[], Timing]:
     from codemod import check
 
-    def run() -> float:
-        t0 = time.perf_counter()
+    def run() -> Timing:
+        t0, c0 = time.perf_counter(), time.process_time()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             code = check.main([corpus, "--baseline", baseline, "-o", report])
-        dt = time.perf_counter() - t0
+        dt, ct = time.perf_counter() - t0, time.process_time() - c0
         if code != 0:
             raise RuntimeError(f"migration-check exited {code} on an unchanged corpus with its baseline")
-        return dt
+        return dt, ct
 
     return run
 
 
-def _interleave(baseline: Callable[[], float], subject: Callable[[], float], rounds: int) -> Dict:
+def _interleave(baseline: Callable[[], Timing], subject: Callable[[], Timing], rounds: int) -> Dict:
+    """``rounds`` interleaved rounds (order alternates); medians and per-round wall-clock ratios.
+
+    Both sides run in this process (jobs=1), so CPU time is reported too: on a loaded machine it is the
+    steadier figure.
+    """
     baseline()  # warm-up: imports, file cache
     subject()
-    b_vals: List[float] = []
-    s_vals: List[float] = []
-    ratios: List[float] = []
+    b_vals: List[Timing] = []
+    s_vals: List[Timing] = []
     for i in range(rounds):
         if i % 2 == 0:
-            b, s = baseline(), subject()
+            b = baseline()
+            s = subject()
         else:
-            s, b = subject(), baseline()
+            s = subject()
+            b = baseline()
         b_vals.append(b)
         s_vals.append(s)
-        ratios.append(s / b)
+    ratios = [s[0] / b[0] for b, s in zip(b_vals, s_vals)]
+    cpu_ratios = [s[1] / b[1] if b[1] else float("inf") for b, s in zip(b_vals, s_vals)]
     return {
-        "baseline_s": statistics.median(b_vals),
-        "subject_s": statistics.median(s_vals),
+        "baseline_s": statistics.median(b[0] for b in b_vals),
+        "subject_s": statistics.median(s[0] for s in s_vals),
         "ratio": statistics.median(ratios),
         "rounds": [round(r, 4) for r in ratios],
+        "baseline_cpu_s": statistics.median(b[1] for b in b_vals),
+        "subject_cpu_s": statistics.median(s[1] for s in s_vals),
+        "cpu_ratio": statistics.median(cpu_ratios),
     }
 
 
@@ -128,7 +141,9 @@ def _print(rows: List[Dict]) -> None:
     for r in rows:
         print(f"{r['case']}\n  {r['baseline_name']}: {r['baseline_s'] * 1000:.1f} ms   "
               f"migration-check: {r['subject_s'] * 1000:.1f} ms   ratio {r['ratio']:.3f} "
-              f"({r['target']}: {'ok' if r['ok'] else 'MISSED'})\n  per-round ratios: {r['rounds']}")
+              f"({r['target']}: {'ok' if r['ok'] else 'MISSED'})\n  per-round ratios: {r['rounds']}\n"
+              f"  CPU: {r['baseline_cpu_s'] * 1000:.1f} ms vs {r['subject_cpu_s'] * 1000:.1f} ms, "
+              f"ratio {r['cpu_ratio']:.3f}")
 
 
 if __name__ == "__main__":
