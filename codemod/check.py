@@ -429,8 +429,10 @@ def render_text(report: Report, show_accepted: bool = False) -> str:
         tag = " [baseline]" if show_accepted and f in report.ratchet.accepted else ""
         out.append(f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}{tag} (fix: {f.fix})")
     for e in report.ratchet.stale:
-        out.append(f"{report.baseline_path}: stale baseline entry {e.describe()} "
-                   f"(no longer found; {report.stale_hint()})")
+        out.append(f"{report.baseline_path}: stale baseline entry {e.describe()} (no longer found)")
+    if report.ratchet.stale:
+        n = len(report.ratchet.stale)
+        out.append(f"{report.baseline_path}: {n} stale entr{'ies' if n != 1 else 'y'}; {report.stale_hint()}")
     if out:
         out.append("")
     out.extend(report.summary_lines())

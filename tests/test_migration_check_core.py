@@ -146,8 +146,11 @@ def test_text_format_is_ruff_like_with_fix_and_stale_hint():
     first = out.splitlines()[0]
     assert first.startswith("app/workers.py:10:9: TT001 untraced send")
     assert "fix: thespian-trace codemod app/workers.py" in first
-    stale = [ln for ln in out.splitlines() if "stale" in ln and "TT001" in ln][0]
-    assert "thespian-trace migration-check app --baseline b.txt --update-baseline" in stale
+    stale = [ln for ln in out.splitlines() if "stale" in ln and "TT001" in ln]
+    assert len(stale) == 1 and "receiveMsg_Job" not in stale[0] and ":Worker.gone #1" in stale[0]
+    hint = [ln for ln in out.splitlines() if "remove stale entries with:" in ln]
+    assert hint == ["b.txt: 1 stale entry; remove stale entries with: "
+                    "thespian-trace migration-check app --baseline b.txt --update-baseline"]
     assert "adoption: 4 send sites, 75% traced" in out
     assert "app: 4 send sites, 75% traced" in out
 
