@@ -106,6 +106,7 @@ reported in ``unresolved``.
 from __future__ import annotations
 
 import ast
+import bisect
 import builtins
 import datetime
 import io
@@ -155,6 +156,10 @@ _THREAD_FUNCS = {
     "call_soon_threadsafe": (0, "callback"), "apply_async": (0, "func"),
 }
 _COMPOUND = tuple(getattr(ast, n) for n in ("If", "Try", "TryStar", "With", "For", "While") if hasattr(ast, n))
+_RELEVANT_RE = re.compile(rb"send|\bask\b|\btell\b|traced_|ActorSystem|\bclass\s|Thread|Timer|Process|"
+                          rb"start_new_thread|submit|run_in_executor|call_soon_threadsafe|apply_async")
+_THREAD_RE = re.compile(rb"Thread|Timer|Process|start_new_thread|submit|run_in_executor|call_soon_threadsafe|"
+                        rb"apply_async")
 _SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox",
                         ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", "build", "dist"})
 
@@ -575,6 +580,7 @@ class _FileState:
         self.func_assigns: Dict[int, Dict[str, ast.AST]] = {}  # id(func node) or 0 -> name -> value expr
         self.rebound: set = set()
         self.package = ""
+        self.threads = False
 
 
 def _abs_module(state: _FileState, module: Optional[str], level: int) -> str:
@@ -699,8 +705,20 @@ class _Collector:
         self.body(tree.body, None, (), None, None, (), (), frozenset())
 
     # ctx: cls (_ClassRec|None), method tuple, selfname, thread reason, scope tuple, func stack, qual prefix
+    rel_lines: Optional[List[int]] = None
+
+    def relevant(self, st: ast.AST) -> bool:
+        """Does the statement span a line that can hold a send, ask/tell, thread start or class?"""
+        rl = self.rel_lines
+        if rl is None:
+            return True
+        i = bisect.bisect_left(rl, st.lineno)
+        return i < len(rl) and rl[i] <= (st.end_lineno or st.lineno)
+
     def body(self, stmts, cls, method, selfname, thread, scope, funcs, threadnames, qual=()) -> None:
         for st in stmts:
+            if self.deep and type(st) is not ast.ClassDef and not self.relevant(st):
+                continue
             self.node(st, None, cls, method, selfname, thread, scope, funcs, threadnames, qual)
 
     def node(self, n, parent, cls, method, selfname, thread, scope, funcs, threadnames, qual):
@@ -806,7 +824,7 @@ class _Collector:
             self.node(k, n, cls, method, None, None, scope, funcs, threadnames, qual)
         # thread targets named by nested functions anywhere in the class
         names = set()
-        if self.deep:
+        if self.deep and self.s.threads:
             for sub in ast.walk(n):
                 if type(sub) is ast.Call:
                     tgt = _thread_target(sub)
@@ -935,8 +953,20 @@ def _analyze_one(path: str, data: bytes, is_file) -> _FileState:
         for o in fa.optouts:
             if o.file_level:
                 fa.file_optout = o
-    deep = (b"send" in data) or (b"ask" in data) or (b"tell" in data)
+    first = _RELEVANT_RE.search(data)
+    deep = first is not None
     col = _Collector(st, deep)
+    if deep:
+        # line numbers that can matter for the deep walk; statements spanning none are skipped
+        lines: List[int] = []
+        line, pos = 1, 0
+        for m in _RELEVANT_RE.finditer(data, first.start()):
+            line += data.count(b"\n", pos, m.start())
+            pos = m.start()
+            if not lines or lines[-1] != line:
+                lines.append(line)
+        col.rel_lines = lines
+        st.threads = _THREAD_RE.search(data) is not None
     col._lambda_threads = {}
     col.run(tree)
     _renumber(st)
