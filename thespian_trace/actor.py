@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Optional
 
 from opentelemetry import trace
+from opentelemetry.context import get_current as _get_current
 from opentelemetry.trace import SpanKind
 from thespian.actors import Actor, ActorSystemMessage, ActorTypeDispatcher, ChildActorExited
 
@@ -29,12 +30,15 @@ _HOOKED = False
 
 def _envelope_for_send(msg: Any) -> Any:
     """The object to send for ``msg`` under the current context: an Envelope only when it must travel."""
-    if settings.mode is not ON or isinstance(msg, (Envelope, ActorSystemMessage)):
+    if settings.mode is not ON:
         return msg
-    span_context = trace.get_current_span().get_span_context()
-    if span_context.trace_flags.sampled:
-        return Envelope(msg, inject_current())
-    if settings.propagate_unsampled and span_context.is_valid:
+    ctx = _get_current()
+    if not ctx:  # no context at all: the common unsampled case in an actor process
+        return msg
+    span_context = trace.get_current_span(ctx).get_span_context()
+    if span_context.trace_flags.sampled or (settings.propagate_unsampled and span_context.is_valid):
+        if isinstance(msg, (Envelope, ActorSystemMessage)):
+            return msg
         return Envelope(msg, inject_current())
     return msg
 

@@ -26,12 +26,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from opentelemetry.context import attach as _attach, detach as _detach
 from thespian.actors import ActorExitRequest, ActorSystem
 
 from . import actor as _actor
 from ._tracing import flush, received_bare
 from .config import settings
-from .receive import SPECIAL_TYPES, deliver, get_current, unwrap_reply, _run_under, _EMPTY
+from .envelope import Envelope
+from .receive import (SPECIAL_TYPES, _EMPTY, _run_under, deliver, get_current, run_without_roots,
+                      unwrap_reply)
+from ._tracing import received_enveloped
 
 __all__ = ["install", "uninstall", "installed", "SUPPORTED_THESPIAN"]
 
@@ -91,14 +95,23 @@ def install() -> bool:
     special = SPECIAL_TYPES
 
     def actor_base_receive(actorInst, msg, sender):
-        # simpleSystemBase: runs on the thread of the tell/ask caller, so clear an ambient context.
-        if type(msg) in special:
+        t = type(msg)
+        if t is Envelope and msg.carrier is None and not get_current():
+            # The common fanout case: a carrier-less marker for a recipient that was not kept.
+            cls = type(actorInst)
+            received_enveloped[cls] = received_enveloped.get(cls, 0) + 1
+            if msg.approximate_num_recipients > 1:
+                return run_without_roots(lambda m, s: base_receive(actorInst, m, s), msg.message, sender)
+            return base_receive(actorInst, msg.message, sender)
+        if t in special:
             return deliver(actorInst, msg, sender,
                            lambda m, s: base_receive(actorInst, m, s),
                            spans=type(actorInst) is not External)
         cls = type(actorInst)
         received_bare[cls] = received_bare.get(cls, 0) + 1
         if get_current():
+            # simpleSystemBase runs actors on the thread of the tell/ask caller; the patched
+            # ask/tell/listen below clear the caller's context, this covers any other entry point.
             return _run_under(_EMPTY, lambda: base_receive(actorInst, msg, sender))
         return base_receive(actorInst, msg, sender)
 
@@ -121,17 +134,37 @@ def install() -> bool:
             received_bare[cls] = received_bare.get(cls, 0) + 1
         return handle_one(self, envelope)
 
+    # simpleSystemBase delivers every message synchronously inside tell/ask/listen, on the caller's
+    # thread: run them under an empty context once, instead of clearing the caller's span for each
+    # of the (possibly thousands of) deliveries. The caller's context is already in the Envelope.
     def ask(self, actorAddr, msg, timeout=None):
-        return unwrap_reply(orig_ask(self, actorAddr, msg, timeout))
+        token = _attach(_EMPTY)
+        try:
+            return unwrap_reply(orig_ask(self, actorAddr, msg, timeout))
+        finally:
+            _detach(token)
+
+    def tell(self, actorAddr, msg):
+        token = _attach(_EMPTY)
+        try:
+            return orig_tell(self, actorAddr, msg)
+        finally:
+            _detach(token)
 
     def listen(self, timeout=None):
-        return unwrap_reply(orig_listen(self, timeout))
+        token = _attach(_EMPTY)
+        try:
+            return unwrap_reply(orig_listen(self, timeout))
+        finally:
+            _detach(token)
 
     orig_ask = ActorSystem.ask
+    orig_tell = ActorSystem.tell
     orig_listen = ActorSystem.listen
     _patch(ssb, "actor_base_receive", actor_base_receive)
     _patch(ActorManager, "_handleOneMessage", _handleOneMessage)
     _patch(ActorSystem, "ask", ask)
+    _patch(ActorSystem, "tell", tell)
     _patch(ActorSystem, "listen", listen)
     _install_troupe_patch()
     _state["installed"] = True

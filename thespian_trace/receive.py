@@ -244,10 +244,11 @@ def deliver(inst: Any, msg: Any, sender: Any, call: Callable[[Any, Any], Any],
     if carrier and spans and settings.mode is not OFF:
         parent = extract_any(carrier) if settings.propagate_unsampled else extract_if_sampled(carrier)
     if parent is None:
-        ctx = NO_ROOT_CONTEXT if fanout else _EMPTY
-        if ctx is _EMPTY and not get_current():
-            return call(inner, sender)
-        return _run_under(ctx, lambda: call(inner, sender))
+        if get_current():
+            return _run_under(NO_ROOT_CONTEXT if fanout else _EMPTY, lambda: call(inner, sender))
+        if fanout:
+            return run_without_roots(call, inner, sender)
+        return call(inner, sender)
     if not trace.get_current_span(parent).get_span_context().trace_flags.sampled:
         # Standard (propagate-unsampled) mode: honour the upstream "not sampled" decision, no span.
         return _run_under(parent, lambda: call(inner, sender))
@@ -266,6 +267,23 @@ def deliver(inst: Any, msg: Any, sender: Any, call: Callable[[Any, Any], Any],
                        guard_instance=inst if guard_instance else None)
 
 
+# Set while a fanout message without a trace to continue is being handled (cheaper than attaching a
+# marked context for each of thousands of recipients). Actors handle one message at a time per
+# process (multi-process bases) or per run loop (simpleSystemBase), so a module global suffices.
+_no_root = False
+
+
+def run_without_roots(call: Callable[[Any, Any], Any], msg: Any, sender: Any) -> Any:
+    """Deliver ``msg`` so that the recipient cannot start a root trace for it."""
+    global _no_root
+    saved = _no_root
+    _no_root = True
+    try:
+        return call(msg, sender)
+    finally:
+        _no_root = saved
+
+
 def may_start_root(inst: Any) -> bool:
     """Should a bare message to ``inst`` start a root trace now? (class allows it, mode on, no context)."""
-    return settings.mode is ON and not get_current()
+    return settings.mode is ON and not _no_root and not get_current()
