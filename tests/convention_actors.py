@@ -6,8 +6,11 @@ its actors fork inherit their own system's name. Handlers record it on their spa
 their replies, so a test can prove that one trace really crossed both systems.
 """
 import os
+import time
+from datetime import timedelta
 
 from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from thespian.actors import requireCapability
 
 from thespian_trace import TracedActor, get_mode
@@ -98,7 +101,7 @@ class LeaderFront(TracedActor):
 
 
 # --------------------------------------------------------------------------------------------------
-# Rollout under load: Producer (system A) -> Head (B) -> Tail (B) -> Ack -> Producer (A)
+# Rollout under load: Producer (system A) -> Head (B) -> Tail (B) -> Ack -> Collector (A)
 
 
 class Setup:
@@ -106,25 +109,40 @@ class Setup:
         self.heads = heads
 
 
-class Tick:
-    """From the test driver to the Producer: send work item ``seq``."""
+class Start:
+    """Start the traffic: one Work message every ``interval`` seconds, at most ``limit`` of them."""
 
-    def __init__(self, seq):
-        self.seq = seq
+    def __init__(self, limit, interval):
+        self.limit = limit
+        self.interval = interval
+
+
+class Stop:
+    """Stop the traffic; the Producer answers with how many messages it sent."""
 
 
 class Work:
-    def __init__(self, seq, producer, head_mode=None):
+    def __init__(self, seq, reply_to, sent, head_mode=None):
         self.seq = seq
-        self.producer = producer
+        self.reply_to = reply_to
+        self.sent = sent
         self.head_mode = head_mode
 
 
 class Ack:
-    def __init__(self, seq, head_mode, tail_mode):
+    def __init__(self, seq, sent, head_mode, tail_mode):
         self.seq = seq
+        self.sent = sent
         self.head_mode = head_mode
         self.tail_mode = tail_mode
+
+
+class Progress:
+    """How many messages sent after ``since`` (wall clock) were acked having met ``mode`` on B?"""
+
+    def __init__(self, since, mode):
+        self.since = since
+        self.mode = mode
 
 
 class Report:
@@ -132,58 +150,94 @@ class Report:
 
 
 class Producer(TracedActor):
-    """System A. Creates the Heads on system B (by capability); turns each Tick into a Work."""
+    """System A. Creates the Heads on system B (by capability) and a Collector on A, then emits Work
+    at a steady rate on its own (paced by wakeups), each message in a new root span, so traffic never
+    pauses while the test flips B's mode. Records when each message was sent (wall clock)."""
 
     def receiveMsg_Setup(self, msg, sender):
         self.heads = [self.createActor(Head) for _ in range(msg.heads)]
-        self.handled = {}
-        self.acks = {}
-        self.send(sender, list(self.heads))
+        self.collector = self.createActor(Collector)
+        self.sent = {}
+        self.limit = 0
+        self.send(sender, (list(self.heads), self.collector))
 
-    def receiveMsg_Tick(self, msg, sender):
-        _mark(seq=msg.seq)
-        self.handled[msg.seq] = self.handled.get(msg.seq, 0) + 1
-        head = self.heads[msg.seq % len(self.heads)]
-        self.traced_send(head, Work(msg.seq, self.myAddress))
+    def receiveMsg_Start(self, msg, sender):
+        self.limit, self.interval, self.t0 = msg.limit, msg.interval, time.time()
+        self._emit()
+        self.send(sender, "started")
+
+    def receiveMsg_Stop(self, msg, sender):
+        self.limit = len(self.sent)
+        self.send(sender, len(self.sent))
+
+    def receiveMsg_WakeupMessage(self, msg, sender):
+        self._emit()
+
+    def _emit(self):
+        due = min(self.limit, int((time.time() - self.t0) / self.interval) + 1)
+        tracer = trace.get_tracer("tt.rollout")
+        while len(self.sent) < due:
+            seq = len(self.sent)
+            with tracer.start_as_current_span("emit Work", kind=SpanKind.PRODUCER,
+                                              attributes={"tt.seq": seq, "tt.system": system_name()}):
+                sent = self.sent[seq] = time.time()  # before the send: anything later is causally after
+                self.traced_send(self.heads[seq % len(self.heads)], Work(seq, self.collector, sent))
+        if len(self.sent) < self.limit:
+            self.wakeupAfter(timedelta(seconds=self.interval))
+
+    def receiveMsg_Report(self, msg, sender):
+        self.send(sender, {"system": system_name(), "mode": get_mode(), "sent": dict(self.sent)})
+
+
+class Collector(TracedActor):
+    """System A. Receives every Ack from B's Tails."""
 
     def receiveMsg_Ack(self, msg, sender):
         _mark(seq=msg.seq)
-        self.acks[msg.seq] = (self.acks.get(msg.seq, (0,))[0] + 1, msg.head_mode, msg.tail_mode)
+        acks = self.__dict__.setdefault("acks", {})
+        count = acks.get(msg.seq, (0,))[0] + 1
+        acks[msg.seq] = (count, msg.head_mode, msg.tail_mode, msg.sent, time.time())
+
+    def receiveMsg_Progress(self, msg, sender):
+        acks = getattr(self, "acks", {})
+        self.send(sender, sum(1 for _, h, _, sent, _ in acks.values()
+                              if sent > msg.since and h == msg.mode))
 
     def receiveMsg_Report(self, msg, sender):
-        self.send(sender, {"system": system_name(), "mode": get_mode(), "handled": dict(self.handled),
-                           "acks": dict(self.acks)})
+        self.send(sender, {"system": system_name(), "mode": get_mode(),
+                           "acks": dict(getattr(self, "acks", {}))})
 
 
 @requireCapability(SINK_CAPABILITY)
 class Head(TracedActor):
     """System B. Forwards each Work to its own Tail child (so SetTraceMode must recurse to reach it)."""
 
+    def _tail(self):
+        if not hasattr(self, "tail"):
+            self.tail = self.createActor(Tail)
+        return self.tail
+
     def receiveMsg_Work(self, msg, sender):
         mode = get_mode()
         _mark(seq=msg.seq, mode=mode)
-        if not hasattr(self, "tail"):
-            self.tail = self.createActor(Tail)
         self.handled = getattr(self, "handled", {})
         self.handled[msg.seq] = self.handled.get(msg.seq, 0) + 1
-        self.traced_send(self.tail, Work(msg.seq, msg.producer, mode))
+        self.traced_send(self._tail(), Work(msg.seq, msg.reply_to, msg.sent, mode))
 
     def receiveMsg_Report(self, msg, sender):
-        if not hasattr(self, "tail"):
-            self.tail = self.createActor(Tail)
         self.send(sender, {"system": system_name(), "mode": get_mode(),
-                           "handled": dict(getattr(self, "handled", {})), "tail": self.tail})
+                           "handled": dict(getattr(self, "handled", {})), "tail": self._tail()})
 
 
 class Tail(TracedActor):
-    """System B (child of a Head, created locally). Records the work and acks it to the Producer."""
+    """System B (child of a Head, created locally). Records the work and acks it to the Collector."""
 
     def receiveMsg_Work(self, msg, sender):
         mode = get_mode()
         _mark(seq=msg.seq, mode=mode)
         self.handled = getattr(self, "handled", {})
         self.handled[msg.seq] = self.handled.get(msg.seq, 0) + 1
-        self.traced_send(msg.producer, Ack(msg.seq, msg.head_mode, mode))
+        self.traced_send(msg.reply_to, Ack(msg.seq, msg.sent, msg.head_mode, mode))
 
     def receiveMsg_Report(self, msg, sender):
         self.send(sender, {"system": system_name(), "mode": get_mode(),
