@@ -1,0 +1,289 @@
+"""Benchmark harness: interleaved rounds, per-round ratios, targets, machine info, Markdown/JSON output.
+
+Every comparison is *side by side*: each round runs the bare variant and the traced variant back to back
+in the same process (the order alternates every round, so drift and warm-up hit both sides alike), and
+the headline ratio is the median of the per-round ratios; min/median/max of those ratios is the spread.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import statistics
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+# logDefs=False crashes every multi-process actor at start (Thespian 4.0.1); give a quiet real config.
+LOG_DEFS = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"null": {"class": "logging.NullHandler"}},
+    "root": {"level": "CRITICAL", "handlers": ["null"]},
+}
+
+BASES = ("simpleSystemBase", "multiprocQueueBase", "multiprocTCPBase")
+
+# ratio kinds: how a row's ratio is computed from (bare, traced) and which direction is good
+THROUGHPUT = "throughput"  # traced / bare, both in operations per second (higher is better)
+TIME = "time"              # traced / bare, both in seconds (lower is better)
+SPEEDUP = "speedup"        # bare / traced, both in seconds: how many times cheaper "traced" is
+BYTES = "bytes"            # traced - bare, in bytes
+
+
+def free_port() -> int:
+    """An ephemeral loopback port (bound then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_system(base: str, capabilities: Optional[Dict[str, Any]] = None) -> Any:
+    """A fresh, private actor system on ``base`` (TCP on a free loopback port). Caller shuts it down."""
+    from thespian.actors import ActorSystem
+
+    caps = dict(capabilities or {})
+    if base == "multiprocTCPBase":
+        caps.setdefault("Admin Port", free_port())
+    asys = ActorSystem(base, caps, logDefs=LOG_DEFS, transientUnique=True)
+    try:
+        asys.base = base  # remembered for the benchmark clock choice
+    except Exception:  # pragma: no cover
+        pass
+    return asys
+
+
+def shutdown(asys: Any) -> None:
+    if asys is None:
+        return
+    try:
+        asys.shutdown()
+    except Exception:  # pragma: no cover - best effort
+        pass
+
+
+def _ratio(kind: str, bare: float, traced: float) -> float:
+    if kind == BYTES:
+        return traced - bare
+    if kind == SPEEDUP:
+        return bare / traced if traced else float("inf")
+    return traced / bare if bare else float("inf")
+
+
+def interleave(bare: Callable[[], float], traced: Callable[[], float], rounds: int, kind: str,
+               warmup: int = 1) -> Dict[str, Any]:
+    """Run ``rounds`` rounds of (bare, traced) with alternating order; each callable returns its figure.
+
+    Figures are whatever the callables measure (ops/s for THROUGHPUT, seconds for TIME/SPEEDUP).
+    Returns the median figures, the median per-round ratio and the min/median/max spread.
+    """
+    for _ in range(warmup):
+        bare()
+        traced()
+    b_vals: List[float] = []
+    t_vals: List[float] = []
+    ratios: List[float] = []
+    for i in range(rounds):
+        if i % 2 == 0:
+            b = bare()
+            t = traced()
+        else:
+            t = traced()
+            b = bare()
+        b_vals.append(b)
+        t_vals.append(t)
+        ratios.append(_ratio(kind, b, t))
+    return {
+        "bare": statistics.median(b_vals),
+        "traced": statistics.median(t_vals),
+        "ratio": statistics.median(ratios),
+        "spread": [min(ratios), statistics.median(ratios), max(ratios)],
+        "rounds": rounds,
+        "bare_rounds": b_vals,
+        "traced_rounds": t_vals,
+        "ratios": ratios,
+    }
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def row(group: str, case: str, bare_label: str, traced_label: str, unit: str, kind: str,
+        stats: Dict[str, Any], target: Optional[str] = None, note: str = "") -> Dict[str, Any]:
+    """One result row; ``target`` like ">= 0.95" / "<= 1.10" / "== 0" checks the ratio."""
+    r: Dict[str, Any] = {
+        "group": group, "case": case, "bare_label": bare_label, "traced_label": traced_label,
+        "unit": unit, "kind": kind, "bare": stats.get("bare"), "traced": stats.get("traced"),
+        "ratio": stats.get("ratio"), "spread": stats.get("spread"), "rounds": stats.get("rounds"),
+        "target": target, "status": check_target(stats.get("ratio"), target), "note": note,
+    }
+    for key in ("ratios", "bare_rounds", "traced_rounds", "extra"):
+        if key in stats:
+            r[key] = stats[key]
+    return r
+
+
+def check_target(ratio: Optional[float], target: Optional[str]) -> str:
+    if not target:
+        return "-"
+    if ratio is None or not isinstance(ratio, (int, float)):
+        return "MISS"
+    parsed = parse_target(target)
+    if parsed is None:
+        return "-"
+    op, v = parsed
+    ok = {">=": ratio >= v, "<=": ratio <= v, "==": ratio == v}[op]
+    return "PASS" if ok else "MISS"
+
+
+def parse_target(target: str):
+    """(op, value) from ">= 0.95", "ratio <= 0.5", "≤ 3"...; None when it cannot be read."""
+    import re
+
+    m = re.search(r"(<=|>=|==|≤|≥)\s*([-+]?[0-9]*\.?[0-9]+)", str(target))
+    if not m:
+        return None
+    op = {"≤": "<=", "≥": ">="}.get(m.group(1), m.group(1))
+    return op, float(m.group(2))
+
+
+# --------------------------------------------------------------------------------------------------
+# environment
+
+
+def _version(dist: str) -> str:
+    try:
+        from importlib.metadata import version
+        return version(dist)
+    except Exception:
+        return "not installed"
+
+
+def machine_info() -> Dict[str, Any]:
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "thespian": _version("thespian"),
+        "opentelemetry-api": _version("opentelemetry-api"),
+        "opentelemetry-sdk": _version("opentelemetry-sdk"),
+        "libcst": _version("libcst"),
+        "thespian-trace": _version("thespian-trace"),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# output
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    if unit == "B" or (isinstance(value, int) and not isinstance(value, bool)):
+        return "%d" % value
+    if unit == "s":
+        if value < 1e-3:
+            return "%.2f µs" % (value * 1e6)
+        if value < 1:
+            return "%.2f ms" % (value * 1e3)
+        return "%.3f s" % value
+    a = abs(value)
+    if a >= 1000:
+        return "{:,.0f}".format(value)
+    if a >= 100:
+        return "%.1f" % value
+    return "%.3f" % value
+
+
+def _fmt_ratio(value: Any, kind: str) -> str:
+    if value is None:
+        return "-"
+    if kind == BYTES:
+        return "%+d B" % value
+    if kind == SPEEDUP:
+        return "%.1f×" % value
+    return "%.3f" % value
+
+
+def _fmt_target(target: Optional[str], kind: str) -> str:
+    if not target:
+        return "-"
+    parsed = parse_target(target)
+    if parsed is None:
+        return str(target)
+    op, num = parsed
+    v = "%g" % num
+    sym = {">=": "≥", "<=": "≤", "==": "="}.get(op, op)
+    if kind == BYTES:
+        return "%s %s B" % (sym, ("+" + v) if num > 0 else v)
+    if kind == SPEEDUP:
+        return "%s %s× cheaper" % (sym, v)
+    return "%s %s" % (sym, v)
+
+
+def markdown(rows: Sequence[Dict[str, Any]], info: Dict[str, Any], command: str,
+             elapsed_s: Optional[float] = None, missing: Sequence[str] = ()) -> str:
+    out: List[str] = []
+    out.append("Machine: %s, %s cores; %s" % (info["cpu"], info["cores"], info["platform"]))
+    out.append("")
+    out.append("Python %s, Thespian %s, opentelemetry-api %s, opentelemetry-sdk %s, LibCST %s" % (
+        info["python"], info["thespian"], info["opentelemetry-api"], info["opentelemetry-sdk"],
+        info["libcst"]))
+    out.append("")
+    out.append("Command: `%s`%s" % (command, "" if elapsed_s is None else
+                                     " (whole run %.0f s)" % elapsed_s))
+    out.append("")
+    for name in missing:
+        out.append("**%s**" % name)
+        out.append("")
+    groups: List[str] = []
+    for r in rows:
+        if r["group"] not in groups:
+            groups.append(r["group"])
+    for g in groups:
+        out.append("### %s" % g)
+        out.append("")
+        out.append("| case | bare | traced | unit | ratio | spread (min / med / max) | rounds | target | |")
+        out.append("|---|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            if r["group"] != g:
+                continue
+            kind = r.get("kind", TIME)
+            spread = r.get("spread")
+            sp = "-" if not spread else " / ".join(_fmt_ratio(x, kind) for x in spread)
+            case = r["case"] + (" (%s)" % r["note"] if r.get("note") else "")
+            out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                case, _fmt(r.get("bare"), r.get("unit", "")), _fmt(r.get("traced"), r.get("unit", "")),
+                r.get("unit", ""), _fmt_ratio(r.get("ratio"), kind), sp, r.get("rounds") or "-",
+                _fmt_target(r.get("target"), kind), r.get("status", "-")))
+        out.append("")
+    return "\n".join(out)
+
+
+def write_results(out_dir: str, rows: Sequence[Dict[str, Any]], info: Dict[str, Any], command: str,
+                  elapsed_s: Optional[float] = None, missing: Sequence[str] = ()) -> Dict[str, str]:
+    os.makedirs(out_dir, exist_ok=True)
+    md_path = os.path.join(out_dir, "bench.md")
+    json_path = os.path.join(out_dir, "bench.json")
+    with open(md_path, "w") as f:
+        f.write(markdown(rows, info, command, elapsed_s, missing) + "\n")
+    with open(json_path, "w") as f:
+        json.dump({"machine": info, "command": command, "elapsed_s": elapsed_s,
+                   "missing": list(missing), "rows": list(rows)}, f, indent=1, default=str)
+    return {"md": md_path, "json": json_path}
