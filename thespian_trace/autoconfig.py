@@ -11,6 +11,7 @@ happens when a provider is already set, and the SDK is imported only then (it is
 """
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Mapping, Optional
 
@@ -32,16 +33,16 @@ def autoconfigure(environ: Optional[Mapping[str, str]] = None) -> bool:
         return False
     if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
         return False  # the application (or its parent process) configured one already
-    try:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    try:  # the SDK is an optional extra: imported only here, only when asked for
+        exporter_mod = importlib.import_module("opentelemetry.exporter.otlp.proto.http.trace_exporter")
+        resources = importlib.import_module("opentelemetry.sdk.resources")
+        sdk_trace = importlib.import_module("opentelemetry.sdk.trace")
+        sdk_export = importlib.import_module("opentelemetry.sdk.trace.export")
     except ImportError as exc:
         log.warning("THESPIAN_TRACE_AUTOCONFIGURE=otlp needs the 'otlp' extra "
                     "(pip install 'thespian-trace[otlp]'): %s", exc)
         return False
-    provider = TracerProvider(resource=Resource.create())
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    provider = sdk_trace.TracerProvider(resource=resources.Resource.create())
+    provider.add_span_processor(sdk_export.BatchSpanProcessor(exporter_mod.OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     return True
