@@ -49,7 +49,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, TextIO, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Set, TextIO, Tuple
 
 __all__ = [
     "RULES",
@@ -264,6 +264,9 @@ class Ratchet:
     new: List[Finding] = field(default_factory=list)
     accepted: List[Finding] = field(default_factory=list)
     stale: List[BaselineEntry] = field(default_factory=list)
+    # entries that could not be judged this run (their module failed to parse, or their rule is
+    # --ignore'd): neither accepted nor stale, and kept as they are by --update-baseline
+    carried: List[BaselineEntry] = field(default_factory=list)
 
 
 def compare_baseline(findings: Sequence[Finding], entries: Sequence[BaselineEntry]) -> Ratchet:
@@ -366,6 +369,7 @@ class Report:
     baseline_written: Optional[str] = None
     growth_refused: int = 0
     stale_removed: int = 0
+    stale_outside: int = 0  # stale entries whose module was not among the files scanned
 
     @property
     def total(self) -> PackageStats:
@@ -395,6 +399,8 @@ class Report:
         if self.baseline_path is not None:
             parts.append(f"{len(r.accepted)} accepted by baseline")
             parts.append(f"{len(r.stale)} stale baseline entr{'ies' if len(r.stale) != 1 else 'y'}")
+            if r.carried:
+                parts.append(f"{len(r.carried)} kept unchecked (ignored rule or unparsable module)")
         out.append(f"migration-check: {self.files_scanned} files; " + ", ".join(parts))
         if self.baseline_written:
             msg = (f"baseline written to {self.baseline_written}: {len(self.ratchet.accepted)} entries, "
@@ -433,6 +439,9 @@ def render_text(report: Report, show_accepted: bool = False) -> str:
     if report.ratchet.stale:
         n = len(report.ratchet.stale)
         out.append(f"{report.baseline_path}: {n} stale entr{'ies' if n != 1 else 'y'}; {report.stale_hint()}")
+        if report.stale_outside:
+            out.append(f"{report.baseline_path}: note: {report.stale_outside} of them belong to modules that "
+                       "were not scanned; if those still exist, run with the same PATHS as CI instead")
     if out:
         out.append("")
     out.extend(report.summary_lines())
@@ -699,6 +708,8 @@ class Collected:
     findings: List[Finding]
     stats: List[PackageStats]
     files_scanned: int
+    modules: Set[str] = field(default_factory=set)  # modules of all files scanned (parsed or not)
+    unparsed_modules: Set[str] = field(default_factory=set)  # modules whose file failed to parse
 
 
 def collect(paths: Sequence[str], today: Optional[_dt.date] = None,
@@ -762,17 +773,26 @@ def findings_from_analysis(repo, today: Optional[_dt.date] = None) -> Collected:
     stats: Dict[str, PackageStats] = {}
     scanned = 0
 
+    shown: Dict[str, str] = {}
+
     def add(code: str, fa, line: int, col: int, message: str, cls: Optional[str], method: Optional[str],
             ordinal: int, snippet: Optional[str] = None, fix: str = "") -> None:
+        path = shown.get(fa.path)
+        if path is None:
+            path = shown[fa.path] = _display_path(fa.path)
         findings.append(Finding(
-            code=code, path=_display_path(fa.path), line=max(int(line or 1), 1), col=max(int(col or 0), 0) + 1,
+            code=code, path=path, line=max(int(line or 1), 1), col=max(int(col or 0), 0) + 1,
             message=message, module=fa.module or NONE, cls=_clean(cls) if cls else NONE,
             method=_clean(method) if method else NONE, ordinal=ordinal,
             snippet=lines.get(fa.path, line) if snippet is None else snippet, fix_hint=fix))
 
+    modules: Set[str] = set()
+    unparsed: Set[str] = set()
     for fa in repo.files:
         scanned += 1
+        modules.add(fa.module or NONE)
         if fa.parse_error:
+            unparsed.add(fa.module or NONE)
             m = re.match(r"line (\d+)(?::(\d+))?", fa.parse_error)
             line = int(m.group(1)) if m else 1
             add("TT900", fa, line, 0, f"cannot parse file: {fa.parse_error}", None, None, 0,
@@ -864,7 +884,7 @@ def findings_from_analysis(repo, today: Optional[_dt.date] = None) -> Collected:
 
     findings.sort(key=Finding.sort_key)
     return Collected(findings=findings, stats=sorted(stats.values(), key=lambda s: s.package),
-                     files_scanned=scanned)
+                     files_scanned=scanned, modules=modules, unparsed_modules=unparsed)
 
 
 def _optout_col(path: str, line: int, lines: "_Lines") -> int:
@@ -974,23 +994,29 @@ def run_check(args: argparse.Namespace, stderr: TextIO) -> Tuple[Report, int]:
     baseline_exists = bool(args.baseline) and os.path.exists(args.baseline)
     if args.baseline and (baseline_exists or not args.update_baseline):
         entries = load_baseline(args.baseline)  # BaselineError -> exit 2 (also when missing)
-    ratchet = compare_baseline(findings, entries) if args.baseline else Ratchet(new=sorted(
-        findings, key=Finding.sort_key))
+    def undecidable(e: BaselineEntry) -> bool:
+        return e.code in ignore or (e.module in collected.unparsed_modules and e.code != "TT900")
+
+    carried = [e for e in entries if undecidable(e)]
+    ratchet = compare_baseline(findings, [e for e in entries if not undecidable(e)]) if args.baseline \
+        else Ratchet(new=sorted(findings, key=Finding.sort_key))
+    ratchet.carried = carried
 
     report = Report(findings=findings, ratchet=ratchet, stats=collected.stats,
                     files_scanned=collected.files_scanned, baseline_path=args.baseline,
                     update_command=_update_command(args) if args.baseline else None,
-                    min_coverage=args.min_coverage)
+                    min_coverage=args.min_coverage,
+                    stale_outside=sum(1 for e in ratchet.stale if e.module not in collected.modules))
     if args.update_baseline:
         grow = args.allow_growth or not baseline_exists
         keep = ratchet.accepted + (ratchet.new if grow else [])
-        write_baseline(args.baseline, [f.key for f in keep])
+        write_baseline(args.baseline, [f.key for f in keep] + carried)
         report.baseline_written = args.baseline
         report.growth_refused = 0 if grow else len(ratchet.new)
         report.stale_removed = len(ratchet.stale)
         # the written baseline has no stale entries any more and accepts what it recorded
         report.ratchet = Ratchet(new=[] if grow else ratchet.new,
-                                 accepted=sorted(keep, key=Finding.sort_key), stale=[])
+                                 accepted=sorted(keep, key=Finding.sort_key), stale=[], carried=carried)
     return report, report.exit_code
 
 

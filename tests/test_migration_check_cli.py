@@ -276,3 +276,36 @@ def test_thespian_trace_cli_dispatch(repo, capsys):
     assert top.main(["migration-check", "app", "--ignore", "TT001", "--ignore", "TT002"]) == 0
     assert top.main(["migration-check", "app"]) == 1
     assert top.main(["migration-check", "--format"]) == 2
+
+
+def test_broken_file_does_not_shrink_the_baseline(repo, capsys):
+    """A temporarily unparsable module keeps its entries: they are neither stale nor dropped."""
+    assert cli("app", "--baseline", "baseline.txt", "--update-baseline") == 0
+    first = Path("baseline.txt").read_text()
+    write_tree(repo, {"app/workers.py": WORKER + "\ndef broken(:\n"})
+    capsys.readouterr()
+    assert cli("app", "--baseline", "baseline.txt") == 1  # TT900 is new; nothing stale
+    out = capsys.readouterr().out
+    assert "TT900" in out and "stale baseline entry" not in out and "4 kept unchecked" in out
+    # updating while broken: does not drop the module's entries, does not add TT900 (no growth)
+    assert cli("app", "--baseline", "baseline.txt", "--update-baseline") == 1
+    assert Path("baseline.txt").read_text() == first
+    write_tree(repo, {"app/workers.py": WORKER})
+    assert cli("app", "--baseline", "baseline.txt") == 0
+
+
+def test_ignored_rule_entries_are_kept(repo):
+    assert cli("app", "--baseline", "baseline.txt", "--update-baseline") == 0
+    first = Path("baseline.txt").read_text()
+    assert cli("app", "--baseline", "baseline.txt", "--ignore", "TT002") == 0  # TT002 entry not stale
+    assert cli("app", "--baseline", "baseline.txt", "--ignore", "TT002", "--update-baseline") == 0
+    assert Path("baseline.txt").read_text() == first
+
+
+def test_stale_entries_of_unscanned_modules_get_a_note(repo, capsys):
+    write_tree(repo, {"other/__init__.py": "", "other/w.py": WORKER})
+    assert cli("app", "other", "--baseline", "baseline.txt", "--update-baseline") == 0
+    capsys.readouterr()
+    assert cli("app", "--baseline", "baseline.txt") == 1  # strict: entries of other.w are stale...
+    out = capsys.readouterr().out
+    assert "4 of them belong to modules that were not scanned" in out  # ...with a hint why
