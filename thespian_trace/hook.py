@@ -33,8 +33,8 @@ from . import actor as _actor
 from ._tracing import flush, received_bare
 from .config import settings
 from .envelope import Envelope
-from .receive import (SPECIAL_TYPES, _EMPTY, _run_under, deliver, get_current, run_without_roots,
-                      unwrap_reply)
+from .receive import (SPECIAL_TYPES, _EMPTY, _run_under, deliver, get_current, is_fanout,
+                      run_without_roots, unwrap_reply)
 from ._tracing import received_enveloped
 
 __all__ = ["install", "uninstall", "installed", "SUPPORTED_THESPIAN"]
@@ -100,7 +100,7 @@ def install() -> bool:
             # The common fanout case: a carrier-less marker for a recipient that was not kept.
             cls = type(actorInst)
             received_enveloped[cls] = received_enveloped.get(cls, 0) + 1
-            if msg.approximate_num_recipients > 1:
+            if is_fanout(msg):
                 return run_without_roots(lambda m, s: base_receive(actorInst, m, s), msg.message, sender)
             return base_receive(actorInst, msg.message, sender)
         if t in special:

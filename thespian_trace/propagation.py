@@ -38,32 +38,53 @@ def is_sampled_traceparent(traceparent: Any) -> bool:
     return len(traceparent) >= 55 and traceparent[54] in _ODD
 
 
-def _carrier_ok(carrier: Any) -> bool:
-    """Shape and size checks; a carrier that fails them is dropped (never the message)."""
+# W3C limits: tracestate at most 32 list members / 512 characters (Trace Context, "tracestate limits");
+# baggage at most 180 list members / 8192 bytes (W3C Baggage, "Limits").
+_FIELD_LIMITS = {"tracestate": (32, 512), "baggage": (180, 8192)}
+
+
+def _checked_carrier(carrier: Any) -> Optional[Mapping[str, str]]:
+    """The carrier to extract from after shape and size checks, or None to drop it (never the message).
+
+    A ``tracestate`` or ``baggage`` beyond its W3C limits is removed (the trace itself still
+    continues); a carrier beyond ``max_carrier_bytes`` in total, not a mapping of strings, or raising
+    on access is dropped. Every drop is counted; each kind is logged once per process.
+    """
     if not isinstance(carrier, Mapping):
         counters.carriers_invalid += 1
         log_once("carrier-type", "thespian-trace: dropped a trace carrier of type %s (expected a "
                  "mapping); the message itself is delivered. Logged once.", type(carrier).__name__)
-        return False
+        return None
     size = 0
+    over = None
     try:
-        for key, value in carrier.items():
+        items = list(carrier.items())
+        for key, value in items:
             if type(key) is not str or type(value) is not str:
                 counters.carriers_invalid += 1
                 log_once("carrier-value", "thespian-trace: dropped a trace carrier with a non-string "
                          "field; the message itself is delivered. Logged once.")
-                return False
+                return None
             size += len(key) + len(value)
+            limits = _FIELD_LIMITS.get(key)
+            if limits is not None and (len(value) > limits[1] or value.count(",") >= limits[0]):
+                over = (over or ()) + (key,)
     except Exception:
         counters.carriers_invalid += 1
-        return False
+        return None
     if size > settings.max_carrier_bytes:
         counters.carriers_oversized += 1
         log_once("carrier-size", "thespian-trace: dropped a trace carrier of %d characters (limit %d, "
                  "THESPIAN_TRACE_MAX_CARRIER_BYTES); the message itself is delivered. Logged once.",
                  size, settings.max_carrier_bytes)
-        return False
-    return True
+        return None
+    if over:
+        counters.carriers_oversized += 1
+        log_once("carrier-field-" + "-".join(over), "thespian-trace: removed %s beyond the W3C limits "
+                 "from a trace carrier; the trace and the message continue. Logged once.",
+                 " and ".join(over))
+        return {k: v for k, v in items if k not in over}
+    return carrier
 
 
 def _full_extract(carrier: Mapping[str, str]) -> Optional[Context]:
@@ -92,10 +113,11 @@ def extract_if_sampled(carrier: Any) -> Optional[Context]:
     except Exception:
         tp = None
     if not is_sampled_traceparent(tp):
-        if carrier:
+        if carrier is not None:
             counters.carriers_sieved += 1
         return None
-    if not _carrier_ok(carrier):
+    carrier = _checked_carrier(carrier)
+    if carrier is None:
         return None
     ctx = _full_extract(carrier)
     if ctx is None:
@@ -109,7 +131,10 @@ def extract_if_sampled(carrier: Any) -> Optional[Context]:
 
 def extract_any(carrier: Any) -> Optional[Context]:
     """The standard behaviour: extract sampled and unsampled context alike (no sieve)."""
-    if not carrier or not _carrier_ok(carrier):
+    if carrier is None:
+        return None
+    carrier = _checked_carrier(carrier)
+    if carrier is None:
         return None
     ctx = _full_extract(carrier)
     if ctx is not None:

@@ -239,9 +239,9 @@ def deliver(inst: Any, msg: Any, sender: Any, call: Callable[[Any, Any], Any],
         return call(inner, sender)
     received_enveloped[cls] = received_enveloped.get(cls, 0) + 1
     carrier = env.carrier
-    fanout = env.approximate_num_recipients > 1
+    fanout = is_fanout(env)
     parent = None
-    if carrier and spans and settings.mode is not OFF:
+    if carrier is not None and spans and settings.mode is not OFF:
         parent = extract_any(carrier) if settings.propagate_unsampled else extract_if_sampled(carrier)
     if parent is None:
         if get_current():
@@ -282,6 +282,12 @@ def run_without_roots(call: Callable[[Any, Any], Any], msg: Any, sender: Any) ->
         return call(msg, sender)
     finally:
         _no_root = saved
+
+
+def is_fanout(env: Envelope) -> bool:
+    """Did this Envelope arrive by fanout? (robust to whatever an odd sender put in the field)"""
+    n = env.approximate_num_recipients
+    return type(n) is int and n > 1
 
 
 def may_start_root(inst: Any) -> bool:
