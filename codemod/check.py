@@ -403,7 +403,8 @@ class Report:
                 parts.append(f"{len(r.carried)} kept unchecked (ignored rule or unparsable module)")
         out.append(f"migration-check: {self.files_scanned} files; " + ", ".join(parts))
         if self.baseline_written:
-            msg = (f"baseline written to {self.baseline_written}: {len(self.ratchet.accepted)} entries, "
+            n_entries = len(self.ratchet.accepted) + len(self.ratchet.carried)
+            msg = (f"baseline written to {self.baseline_written}: {n_entries} entries, "
                    f"{self.stale_removed} stale removed")
             if self.growth_refused:
                 msg += (f" ({self.growth_refused} new finding(s) NOT added; fix them, or pass "
@@ -483,6 +484,7 @@ def render_json(report: Report) -> str:
             for e in report.ratchet.stale
         ],
         "stale_fix": report.stale_hint() if report.ratchet.stale else None,
+        "unchecked_baseline_entries": [e.to_line().replace("\t", " ") for e in report.ratchet.carried],
         "counts": {"new": _code_counts(report.ratchet.new),
                    "accepted": _code_counts(report.ratchet.accepted)},
         "adoption": {
@@ -898,7 +900,7 @@ def _package_for(fa) -> str:
     """Package of a file: the dotted parent of its module, else its directory (``<root>`` for .)."""
     module = fa.module or ""
     if "." in module:
-        return module.rpartition(".")[0]
+        return package_of(module)
     if os.path.basename(fa.path) == "__init__.py" and module:
         return module
     d = os.path.dirname(_display_path(fa.path))
