@@ -166,3 +166,21 @@ def test_member_capability_is_required(no_leaked_processes, make_system, spans):
     leader = start_in_env(make_system, "leader", {"Admin Port": free_port()})
     with pytest.raises(NoCompatibleSystemForActor):
         leader.createActor(ca.MemberWorker)
+
+
+@pytest.mark.parametrize("order", ["leader-first", "member-first"])
+def test_convention_shuts_down_in_either_order_without_hanging(no_leaked_processes, make_system,
+                                                               spans, order):
+    """Shutting a Convention down must not hang whichever side goes first (make_system would then
+    shut each down a second time, which must be harmless too)."""
+    import threading
+    leader, member = start_convention(make_system, ca.MEMBER_CAPABILITY)
+    front = leader.createActor(ca.LeaderFront)
+    assert isinstance(traced_ask(leader, front, ca.Request(7), TIMEOUT), ca.Answer)
+    for asys in ([leader, member] if order == "leader-first" else [member, leader]):
+        t = threading.Thread(target=asys.shutdown, daemon=True)
+        started = time.monotonic()
+        t.start()
+        t.join(20)
+        assert not t.is_alive(), "%s: shutdown hung for 20s" % order
+        assert time.monotonic() - started < 20

@@ -158,8 +158,9 @@ def test_flip_b_under_load_every_message_once_and_traces_connect(
     # ---- the modes each message met, per phase ---------------------------------------------------
     modes = {seq: (h, t) for seq, (_, h, t, _, _) in col["acks"].items()}
     for seq, (h, t) in modes.items():
-        # A Head forwards SetTraceMode to its Tail before any later Work (same sender, same
-        # receiver, in order): a message meets the same mode on both B hops.
+        # A Head forwards SetTraceMode to its Tail before any later Work, and Thespian submits one
+        # transmit per target at a time (thespian/system/transport/asyncTransportBase.py, 4.0.1), so
+        # the Tail sees them in that order: a message meets the same mode on both B hops.
         assert h == t, "seq %d: Head in %r but Tail in %r" % (seq, h, t)
     bounds = [0.0] + [done for _, done in flips_at]
     ends = [requested for requested, _ in flips_at] + [float("inf")]
