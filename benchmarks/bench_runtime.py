@@ -94,7 +94,7 @@ def setup_sdk() -> Dict[str, Any]:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from thespian_trace.testing import _ensure_sdk_provider
 
-    provider = _ensure_sdk_provider({"service.name": "thespian-trace-bench"})
+    provider = _ensure_sdk_provider()
     exporter = _exporter_class()()
     processor = BatchSpanProcessor(exporter)
     provider.add_span_processor(processor)
