@@ -333,3 +333,35 @@ def test_fingerprints_ignore_lines_but_not_content():
     assert a != check.fingerprints([F(method="other")])[0]
     two = check.fingerprints([F(), F(line=20)])  # identical text twice in one method
     assert two[0] != two[1]
+
+
+# ----------------------------------------------------------------------------- ratchet properties
+from collections import Counter  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_site = st.tuples(st.sampled_from(["TT001", "TT004"]), st.sampled_from(["m1", "m2"]),
+                  st.sampled_from(["A", "B"]), st.integers(0, 4))
+
+
+@settings(max_examples=200, deadline=None)
+@given(current=st.sets(_site, max_size=12), recorded=st.sets(_site, max_size=12))
+def test_ratchet_properties(current, recorded):
+    findings = [F(code=c, method=m, cls=k, ordinal=o) for c, m, k, o in current]
+    entries = [F(code=c, method=m, cls=k, ordinal=o).key for c, m, k, o in recorded]
+    r = compare_baseline(findings, entries)
+    # every finding is either new or accepted, every entry either matched or stale
+    assert sorted(map(id, r.new + r.accepted)) == sorted(map(id, findings))
+    assert len(r.accepted) + len(r.stale) == len(entries)
+    # per (rule, module, class, method) group: accepted = min(current, recorded)
+    cur = Counter(f.key.group for f in findings)
+    rec = Counter(e.group for e in entries)
+    acc = Counter(f.key.group for f in r.accepted)
+    for g in set(cur) | set(rec):
+        assert acc[g] == min(cur[g], rec[g])
+        assert Counter(f.key.group for f in r.new)[g] == max(cur[g] - rec[g], 0)
+        assert Counter(e.group for e in r.stale)[g] == max(rec[g] - cur[g], 0)
+    # a baseline written from the current findings accepts exactly them
+    again = compare_baseline(findings, [f.key for f in findings])
+    assert again.new == [] and again.stale == []
