@@ -9,6 +9,8 @@ Entry points
     Discover ``*.py`` files under ``paths`` (see :func:`iter_python_files`) and analyze them together.
 ``analyze_sources({path: text_or_bytes, ...}) -> RepoAnalysis``
     Same, for in-memory files (tests); ``__init__.py`` keys make packages.
+``analyze_files(files, contents=None) -> RepoAnalysis``
+    Exactly these paths (``contents`` may map path -> bytes already read).
 ``iter_python_files(paths, include=(), exclude=(), respect_gitignore=True) -> list[str]``
     The file discovery used by both CLIs: directories are walked (hidden directories, ``__pycache__``,
     ``node_modules``, ``*.egg-info`` and virtualenvs skipped), ``.gitignore`` files from the git root
@@ -24,7 +26,8 @@ Data model (all plain dataclasses, picklable)
 ``FileAnalysis``
     ``path`` (as discovered), ``module`` (dotted, from the ``__init__.py`` chain; a file outside any
     package is its stem), ``parse_error`` (``None`` or ``"line N: message"``; such a file has no other
-    findings), ``generated`` (contains ``@generated``), ``file_optout`` (``OptOut`` or ``None``),
+    findings), ``generated`` (a ``#`` comment line contains ``@generated``;
+    the codemod skips such files), ``file_optout`` (``OptOut`` or ``None``),
     ``classes: list[ClassInfo]``, ``send_sites: list[SendSite]``, ``external_sites: list[ExternalSite]``,
     ``optouts: list[OptOut]``, ``unresolved: list[Unresolved]``.
 ``ClassInfo``
@@ -156,8 +159,9 @@ _THREAD_FUNCS = {
     "call_soon_threadsafe": (0, "callback"), "apply_async": (0, "func"),
 }
 _COMPOUND = tuple(getattr(ast, n) for n in ("If", "Try", "TryStar", "With", "For", "While") if hasattr(ast, n))
-_RELEVANT_RE = re.compile(rb"send|\bask\b|\btell\b|traced_|ActorSystem|\bclass\s|Thread|Timer|Process|"
+_RELEVANT_RE = re.compile(rb"send|\bself\s*=(?!=)|\bask\b|\btell\b|traced_|ActorSystem|\bclass\s|Thread|Timer|Process|"
                           rb"start_new_thread|submit|run_in_executor|call_soon_threadsafe|apply_async")
+_GENERATED_RE = re.compile(rb"^[ \t]*#[^\n]*@generated", re.M)
 _THREAD_RE = re.compile(rb"Thread|Timer|Process|start_new_thread|submit|run_in_executor|call_soon_threadsafe|"
                         rb"apply_async")
 _SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox",
@@ -936,7 +940,7 @@ def _module_name(path: str, is_file) -> Tuple[str, str, str]:
 def _analyze_one(path: str, data: bytes, is_file) -> _FileState:
     module, package, root = _module_name(path, is_file)
     fa = FileAnalysis(path=path, module=module, root_dir=root)
-    fa.generated = b"@generated" in data
+    fa.generated = b"@generated" in data and _GENERATED_RE.search(data) is not None
     try:
         tree = ast.parse(data, filename=path)
     except (SyntaxError, ValueError, UnicodeDecodeError, MemoryError, RecursionError) as exc:
