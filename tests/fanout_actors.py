@@ -1,6 +1,5 @@
 """Actor classes for the cost-control tests (a module, so multi-process bases can import them by path)."""
 from opentelemetry import trace
-from thespian.actors import ActorTypeDispatcher
 
 from thespian_trace import Envelope, TracedActor, get_mode
 
@@ -150,10 +149,3 @@ class ModeProbe(TracedActor):
 
     def receiveUnrecognizedMessage(self, msg, sender):
         self.__dict__.setdefault("seen", []).append("unrecognized:" + type(msg).__name__)
-
-
-class LegacyModeProbe(ActorTypeDispatcher):
-    """Not migrated: shows what a plain ActorTypeDispatcher sees (for comparison)."""
-
-    def receiveMsg_object(self, msg, sender):
-        self.send(sender, type(msg).__name__)
