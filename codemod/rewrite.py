@@ -47,6 +47,7 @@ class FilePlan:
     # (bound name, kind, module, imported name, number of base expressions being replaced that use it)
     removals: List[Tuple[str, str, str, Optional[str], int]] = field(default_factory=list)
     protected: Set[str] = field(default_factory=set)
+    star_imported: bool = False
     review: List[SendSite] = field(default_factory=list)
 
     @property
@@ -120,7 +121,10 @@ def plan_file(repo: RepoAnalysis, fa: FileAnalysis, external: bool = False) -> F
     for other in repo.files:
         for bound, kind, mod, name, _line, _top in other.imports:
             if kind == "from" and mod == fa.module and name:
-                plan.protected.add(name)
+                if name == "*":
+                    plan.star_imported = True
+                else:
+                    plan.protected.add(name)
     return plan
 
 
@@ -311,6 +315,8 @@ class TraceTransformer(cst.CSTTransformer):
         for bound, kind, mod, name, uses in self.plan.removals:
             if bound in self.plan.protected or bound in self.dunder_all:
                 continue
+            if self.plan.star_imported and not self.dunder_all:
+                continue  # `from this_module import *` elsewhere re-exports every import
             if self.name_loads.get(bound, 0) - uses <= 0:
                 out.add((bound, kind, mod))
         return out

@@ -786,3 +786,24 @@ def test_property_random_method_bodies(tmp_path_factory, picks, plain):
     norm = new.replace("traced_send", "send").replace("TracedPlainActor", base).replace("TracedActor", base)
     norm = norm.replace("from thespian_trace import %s" % base, "from thespian.actors import %s" % base)
     assert norm == src.replace("traced_send", "send")
+
+
+def test_star_reexport_without_dunder_all_keeps_import(tmp_path):
+    out, _ = run(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/a.py": """
+            from thespian.actors import ActorTypeDispatcher
+
+
+            class A(ActorTypeDispatcher):
+                pass
+            """,
+        "pkg/b.py": """
+            from pkg.a import *
+
+
+            class B(ActorTypeDispatcher):
+                pass
+            """})
+    assert "from thespian.actors import ActorTypeDispatcher" in out["pkg/a.py"]
+    assert "class A(TracedActor):" in out["pkg/a.py"] and "class B(TracedActor):" in out["pkg/b.py"]
