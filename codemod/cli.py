@@ -99,7 +99,8 @@ def atomic_write(path: str, data: bytes, expected: bytes, expected_mtime_ns: Opt
     Returns an error string instead of writing when the file changed on disk since it was read
     (content or mtime differs from ``expected``/``expected_mtime_ns``).
     """
-    directory = os.path.dirname(os.path.abspath(path))
+    path = os.path.realpath(path)  # write through symlinks instead of replacing them
+    directory = os.path.dirname(path)
     try:
         st = os.stat(path)
     except OSError as exc:

@@ -216,3 +216,15 @@ def test_libcst_tool_invocation(tmp_path):
     assert (tmp_path / "pkg/a.py").read_text() == MIGRATED
     assert "self.traced_send(s, m)" in (tmp_path / "pkg/b.py").read_text()
     assert "class B(A):" in (tmp_path / "pkg/b.py").read_text()
+
+
+def test_symlinked_file_is_written_through(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "a.py").write_text(ACTOR)
+    src = tmp_path / "src"
+    src.mkdir()
+    os.symlink(real / "a.py", src / "a.py")
+    assert main(["codemod", str(src / "a.py")]) == 0
+    assert os.path.islink(src / "a.py")
+    assert (real / "a.py").read_text() == MIGRATED
