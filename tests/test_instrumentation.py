@@ -1,0 +1,145 @@
+"""ThespianInstrumentor: BaseInstrumentor contract, private providers, entry point, opentelemetry-instrument."""
+import os
+import subprocess
+import sys
+import textwrap
+from importlib.metadata import entry_points
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from thespian_trace import config, get_mode, hook, traced_ask
+from thespian_trace.instrumentation import ThespianInstrumentor
+from thespian_trace.telemetry import METRIC_RECEIVED
+
+import tt_actors as ta
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TESTS)
+BIN = os.path.dirname(sys.executable)
+
+
+@pytest.fixture
+def instrumentor(spans):
+    inst = ThespianInstrumentor()
+    assert not inst.is_instrumented_by_opentelemetry
+    try:
+        yield inst
+    finally:
+        if inst.is_instrumented_by_opentelemetry:
+            inst.uninstrument()
+        hook.install()            # the rest of the suite relies on the hook the package import installed
+        assert hook.installed()
+
+
+def _private_provider():
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
+def test_dependencies():
+    assert tuple(ThespianInstrumentor().instrumentation_dependencies()) == ("thespian >= 3.10",)
+
+
+def test_instrument_with_a_private_tracer_provider(instrumentor, spans, make_system):
+    provider, exporter = _private_provider()
+    instrumentor.instrument(tracer_provider=provider)
+    assert instrumentor.is_instrumented_by_opentelemetry and hook.installed()
+    assert config.settings.tracer_provider is provider
+
+    asys = make_system("simpleSystemBase")
+    reply = traced_ask(asys, asys.createActor(ta.Front), ta.Ping(1), 10)
+    assert isinstance(reply, ta.Pong)
+    names = sorted(s.name for s in exporter.get_finished_spans())
+    assert names == ["ask Ping", "process Front", "process Hop"]
+    assert spans.local() == [], "nothing may reach the global provider"
+
+    instrumentor.uninstrument()
+    assert not instrumentor.is_instrumented_by_opentelemetry
+    assert not hook.installed() and config.settings.tracer_provider is None
+    exporter.clear()
+    reply = traced_ask(asys, asys.createActor(ta.Front), ta.Ping(2), 10)
+    assert isinstance(reply, ta.Pong)
+    assert exporter.get_finished_spans() == ()
+    assert sorted(r.name for r in spans.local()) == ["ask Ping", "process Front", "process Hop"]
+
+
+def test_instrument_mode_and_meter_provider(instrumentor, spans, make_system):
+    reader = InMemoryMetricReader()
+    meters = MeterProvider(metric_readers=[reader])
+    try:
+        instrumentor.instrument(mode="receive", meter_provider=meters)
+        assert get_mode() == "receive"
+        asys = make_system("simpleSystemBase")
+        asys.ask(asys.createActor(ta.Recorder), "report", 10)
+        names = {m.name for rm in reader.get_metrics_data().resource_metrics
+                 for sm in rm.scope_metrics for m in sm.metrics}
+        assert METRIC_RECEIVED in names
+    finally:
+        meters.shutdown()
+
+
+def test_instrument_twice_is_a_no_op(instrumentor, spans):
+    provider, _ = _private_provider()
+    instrumentor.instrument(tracer_provider=provider)
+    other, _ = _private_provider()
+    instrumentor.instrument(tracer_provider=other)     # BaseInstrumentor: already instrumented
+    assert config.settings.tracer_provider is provider
+
+
+def test_entry_point_is_registered():
+    eps = [ep for ep in entry_points(group="opentelemetry_instrumentor") if ep.name == "thespian"]
+    assert len(eps) == 1, "run: .venv/bin/pip install -q -e '.[otlp,test]'"
+    assert eps[0].value == "thespian_trace.instrumentation:ThespianInstrumentor"
+    assert eps[0].load() is ThespianInstrumentor
+
+
+SCRIPT = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from thespian.actors import ActorSystem
+    from thespian_trace import get_mode, traced_ask
+    from thespian_trace.instrumentation import ThespianInstrumentor
+    import tt_actors as ta
+
+    print("instrumented", ThespianInstrumentor().is_instrumented_by_opentelemetry)
+    print("mode", get_mode())
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    asys = ActorSystem("simpleSystemBase", transientUnique=True)
+    try:
+        print("reply", type(traced_ask(asys, asys.createActor(ta.Front), ta.Ping(1), 10)).__name__)
+    finally:
+        asys.shutdown()
+    print("spans", sorted(s.name for s in exporter.get_finished_spans()))
+""")
+
+
+@pytest.mark.parametrize("disabled", [False, True])
+def test_opentelemetry_instrument_loads_the_instrumentor(tmp_path, disabled):
+    script = tmp_path / "app.py"
+    script.write_text(SCRIPT.format(tests=TESTS))
+    env = dict(os.environ, OTEL_TRACES_EXPORTER="none", OTEL_METRICS_EXPORTER="none",
+               OTEL_LOGS_EXPORTER="none", THESPIAN_TRACE_MODE="on",
+               PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+    if disabled:
+        env["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = "thespian"
+    out = subprocess.run([os.path.join(BIN, "opentelemetry-instrument"), sys.executable, str(script)],
+                         env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
+    assert lines["instrumented"] == str(not disabled), out.stdout + out.stderr
+    assert lines["mode"] == "on" and lines["reply"] == "Pong"
+    assert lines["spans"] == "['ask Ping', 'process Front', 'process Hop']"
