@@ -105,11 +105,14 @@ def test_decorated_plain_and_legacy_actors_get_unwrapped_messages(base, make_sys
     if tag in ("plain", "mixin", "legacy"):
         assert reply.seen[1] == "Ping"
     # The worker's span is a child of the caller's: one trace.
-    got = spans.wait(lambda s: [r for r in s if r.name.startswith("process ")] or None)
-    root = spans_named(got, "ask Ping")[-1]
-    mine = _trace_of(got, root.trace_id)
-    assert_single_trace(mine)
-    assert any(r.name == "process " + worker.__name__ for r in mine), [r.name for r in mine]
+    want = "process " + worker.__name__
+
+    def worker_span_in_callers_trace(got):
+        root = spans_named(got, "ask Ping")[-1]
+        return any(r.name == want for r in _trace_of(got, root.trace_id)) or None
+
+    got = spans.wait(worker_span_in_callers_trace)
+    assert_single_trace(_trace_of(got, spans_named(got, "ask Ping")[-1].trace_id))
 
 
 def test_troupe_workers_connect_to_the_senders_trace(base, make_system, spans):

@@ -30,6 +30,7 @@ __all__ = ["OFF", "RECEIVE", "ON", "MODES", "settings", "get_mode", "set_mode", 
 OFF, RECEIVE, ON = "off", "receive", "on"
 MODES = (OFF, RECEIVE, ON)
 _TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 
 log = logging.getLogger("thespian_trace")
 
@@ -107,7 +108,16 @@ def reload_from_env(environ: Optional[Mapping[str, str]] = None) -> None:
 
     def _bool(name: str, default: bool) -> bool:
         raw = env.get(name)
-        return default if raw is None or raw == "" else raw.strip().lower() in _TRUE
+        if raw is None or raw.strip() == "":
+            return default
+        value = raw.strip().lower()
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        log.warning("%s=%r is not a boolean (1/0, true/false, yes/no, on/off); using %r",
+                    name, raw, default)
+        return default
 
     raw_mode = env.get("THESPIAN_TRACE_MODE")
     if raw_mode:

@@ -224,11 +224,12 @@ def deliver(inst: Any, msg: Any, sender: Any, call: Callable[[Any, Any], Any],
     """Deliver ``msg`` (a SPECIAL_TYPES instance, or anything on the fallback path) to ``inst``.
 
     ``call(message, sender)`` performs Thespian's own delivery of the normalized message.
-    ``spans=False`` only unwraps (used for Thespian's internal External actor in simpleSystemBase).
+    ``spans=False`` only unwraps (used for simpleSystemBase's External pseudo-actor, which collects
+    replies for ``ask``: a ``TraceModeChanged`` reply must reach the asker).
     """
     inner, env, kind = _unwrap(msg)
     t = type(inner)
-    if t is SetTraceMode or t is TraceModeChanged:
+    if (t is SetTraceMode or t is TraceModeChanged) and spans:  # not for the External pseudo-actor
         _handle_control(inst, inner, sender)
         return True
     cls = type(inst)
