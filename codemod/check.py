@@ -432,8 +432,9 @@ def render_text(report: Report, show_accepted: bool = False) -> str:
     """ruff-like ``path:line:col: CODE message`` lines, stale entries, then the summary."""
     out: List[str] = []
     shown = report.ratchet.new + (report.ratchet.accepted if show_accepted else [])
+    accepted_ids = {id(f) for f in report.ratchet.accepted} if show_accepted else set()
     for f in sorted(shown, key=Finding.sort_key):
-        tag = " [baseline]" if show_accepted and f in report.ratchet.accepted else ""
+        tag = " [baseline]" if id(f) in accepted_ids else ""
         out.append(f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}{tag} (fix: {f.fix})")
     for e in report.ratchet.stale:
         out.append(f"{report.baseline_path}: stale baseline entry {e.describe()} (no longer found)")
@@ -449,7 +450,7 @@ def render_text(report: Report, show_accepted: bool = False) -> str:
     return "\n".join(out) + "\n"
 
 
-def _finding_json(f: Finding, status: str) -> dict:
+def _finding_json(f: Finding, status: str, fingerprint: str) -> dict:
     return {
         "code": f.code,
         "rule": f.rule.name,
@@ -464,20 +465,23 @@ def _finding_json(f: Finding, status: str) -> dict:
         "method": None if f.method == NONE else f.method,
         "ordinal": f.ordinal,
         "baseline": status,
-        "fingerprint": fingerprints([f])[0],
+        "fingerprint": fingerprint,
     }
 
 
 def render_json(report: Report) -> str:
     """A JSON document with findings (new and accepted), stale entries and the adoption summary."""
     t = report.total
+    ordered = [(f, "new") for f in report.ratchet.new] + [(f, "accepted") for f in report.ratchet.accepted]
+    # fingerprints are computed over all findings in source order, exactly as in SARIF
+    by_source = sorted(range(len(ordered)), key=lambda i: ordered[i][0].sort_key())
+    fps = dict(zip(by_source, fingerprints([ordered[i][0] for i in by_source])))
     doc = {
         "version": 1,
         "tool": TOOL_NAME,
         "exit_code": report.exit_code,
         "files_scanned": report.files_scanned,
-        "findings": [_finding_json(f, "new") for f in report.ratchet.new]
-        + [_finding_json(f, "accepted") for f in report.ratchet.accepted],
+        "findings": [_finding_json(f, status, fps[i]) for i, (f, status) in enumerate(ordered)],
         "stale_baseline_entries": [
             {"code": e.code, "module": e.module, "class": None if e.cls == NONE else e.cls,
              "method": None if e.method == NONE else e.method, "ordinal": e.ordinal}

@@ -309,3 +309,15 @@ def test_stale_entries_of_unscanned_modules_get_a_note(repo, capsys):
     assert cli("app", "--baseline", "baseline.txt") == 1  # strict: entries of other.w are stale...
     out = capsys.readouterr().out
     assert "4 of them belong to modules that were not scanned" in out  # ...with a hint why
+
+
+def test_json_and_sarif_fingerprints_agree(repo):
+    write_tree(repo, {"app/workers.py": WORKER.replace('self.send(sender, msg + 1)',
+                                                       'self.send(sender, msg + 1)\n        self.send(sender, msg + 1)')})
+    assert cli("app", "--format", "json", "-o", "r.json") == 1
+    assert cli("app", "--format", "sarif", "-o", "r.sarif") == 1
+    j = {(f["line"], f["code"]): f["fingerprint"] for f in json.loads(Path("r.json").read_text())["findings"]}
+    s = {(r["locations"][0]["physicalLocation"]["region"]["startLine"], r["ruleId"]):
+         r["partialFingerprints"]["thespianTraceSite/v1"]
+         for r in json.loads(Path("r.sarif").read_text())["runs"][0]["results"]}
+    assert j == s and len(set(j.values())) == len(j) == 5  # identical lines still differ
