@@ -5,6 +5,7 @@ it between processes.
 """
 import os
 import time
+import tracemalloc
 from collections.abc import Mapping
 
 from opentelemetry import trace
@@ -226,6 +227,14 @@ class Echo(TracedActor):
     def receiveMsg_str(self, msg, sender):
         if msg == "pid":
             self.send(sender, os.getpid())
+        elif msg == "tm-start":        # memory accounting in the actor's own process
+            tracemalloc.start()
+            self.send(sender, True)
+        elif msg == "tm":
+            self.send(sender, tracemalloc.get_traced_memory()[0])
+        elif msg == "tm-stop":
+            tracemalloc.stop()
+            self.send(sender, True)
 
 
 __all__ = ["RawEnvelope", "RaisingBool", "RaisingMapping", "SneakyStr", "Item", "Boom", "DeliveryCounter",
