@@ -20,11 +20,13 @@ Baseline ratchet
 ``--baseline FILE`` accepts the findings recorded in FILE and fails only on new ones. Entries are keyed on
 *meaning*: ``rule, module, class, method, ordinal`` (the ordinal of the site within its method, as the
 analysis counts it), never line numbers, so inserting lines or reordering methods does not churn the file.
-Matching is done per ``(rule, module, class, method)`` group: exact ordinals first, then by count, so a send
-inserted *above* a baselined one in the same method does not turn the old one into a "new" finding.
-A baseline entry with no finding left is *stale* and fails the check (with the exact command that removes
-it), so the baseline can only shrink. ``--update-baseline`` drops stale entries; it adds new findings only
-when the file does not exist yet or with ``--allow-growth``.
+Matching is done per ``(rule, module, class, method)`` group: exact ordinals first, then by count, so a
+traced send inserted *above* a baselined one in the same method does not turn the old one into a "new"
+finding (an untraced one grows the group and is new). A baseline entry with no finding left is *stale* and
+fails the check (with the exact command that removes it), so the baseline can only shrink.
+``--update-baseline`` drops stale entries; it adds new findings only when the file does not exist yet or
+with ``--allow-growth``. Entries of a module that currently fails to parse, and of ``--ignore``d rules, are
+kept unchecked (neither stale nor dropped), so a broken file cannot shrink the baseline by accident.
 
 File format (UTF-8, ``#`` comments, one tab-separated entry per line, sorted, ``-`` for "none")::
 
