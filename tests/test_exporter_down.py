@@ -317,14 +317,14 @@ def test_exporter_down_does_not_slow_block_bloat_or_lose(base, endpoints):
 # The tight measurement (not part of pytest): interleaved repetitions, medians of best-of-batch rates.
 
 
-def bench(rounds=5):
+def bench(rounds=5, bases=("simpleSystemBase", "multiprocTCPBase")):
     from thespian_trace.testing import OTLPReceiver
     rx = OTLPReceiver().start()
     hang = HangServer()
     try:
         eps = {"up": rx.traces_endpoint, "refused": "http://127.0.0.1:%d/v1/traces" % _closed_port(),
                "hang": "http://127.0.0.1:%d/v1/traces" % hang.port}
-        for base in ("simpleSystemBase", "multiprocTCPBase"):
+        for base in bases:
             rates = {k: [] for k in eps}
             for _ in range(rounds):
                 for kind, ep in eps.items():
@@ -345,7 +345,7 @@ if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "--scenario":
         _scenario(json.loads(sys.argv[2]))
     elif len(sys.argv) >= 2 and sys.argv[1] == "--bench":
-        bench(int(sys.argv[2]) if len(sys.argv) > 2 else 5)
+        bench(int(sys.argv[2]) if len(sys.argv) > 2 else 5, *([sys.argv[3:]] if len(sys.argv) > 3 else []))
     else:
-        print("usage: test_exporter_down.py --bench [ROUNDS] | --scenario JSON", file=sys.stderr)
+        print("usage: test_exporter_down.py --bench [ROUNDS [BASE...]] | --scenario JSON", file=sys.stderr)
         sys.exit(2)
