@@ -24,7 +24,7 @@ from .common import BYTES, SPEEDUP, THROUGHPUT, TIME, interleave, row
 FULL = {
     "rounds": 7,
     "exchange": 20,                      # messages per ping-pong exchange (one external ask each)
-    "run_s": {"simpleSystemBase": 0.25, "multiprocQueueBase": 0.5, "multiprocTCPBase": 0.8},
+    "run_s": {"simpleSystemBase": 0.2, "multiprocQueueBase": 0.4, "multiprocTCPBase": 0.6},
     "fanout_simple": (100, 1000, 10000),
     "fanout_tcp": 200,
     "fanout_run_s": 0.3,
@@ -186,9 +186,10 @@ def _make_pinger(asys: Any, cls: type) -> Any:
     return pinger
 
 
-def _calibrate(asys: Any, pinger: Any, exchange: int, run_s: float) -> int:
-    """How many asks make one bare run last about ``run_s``."""
-    per_ask = min(exchange / _pingpong_run(asys, pinger, 3, exchange, False) for _ in range(2))
+def _calibrate(asys: Any, pinger: Any, exchange: int, run_s: float, traced: bool = False) -> int:
+    """How many asks make one run of this side last about ``run_s`` (each side is sized on its own:
+    the figures are per message, and a 100 %-sampled run must not take 20 times as long)."""
+    per_ask = min(exchange / _pingpong_run(asys, pinger, 3, exchange, traced) for _ in range(2))
     return max(2, int(run_s / per_ask))
 
 
@@ -209,19 +210,21 @@ def pingpong_simple(sizes: Dict[str, Any]) -> List[Dict[str, Any]]:
         traced = _make_pinger(asys, TracedPinger)
         for label, mode, root, bare_under_hook in PINGPONG_CONFIGS + [UNMIGRATED]:
             subject = unmigrated if bare_under_hook else traced
+            _tracing(True, mode, root)
+            asks_t = _calibrate(asys, subject, exchange, sizes["run_s"][base], not bare_under_hook)
 
             def b() -> float:
                 _tracing(False)
                 return _pingpong_run(asys, bare, asks, exchange, False)
 
-            def t(mode=mode, root=root, subject=subject, plain=bare_under_hook) -> float:
+            def t(mode=mode, root=root, subject=subject, plain=bare_under_hook, asks_t=asks_t) -> float:
                 _tracing(True, mode, root)
-                return _pingpong_run(asys, subject, asks, exchange, not plain)
+                return _pingpong_run(asys, subject, asks_t, exchange, not plain)
 
             stats = interleave(b, t, rounds, THROUGHPUT)
             rows.append(row("ping-pong", "%s, %s" % (base, label), "bare", "traced", "msg/s",
                             THROUGHPUT, stats, _pingpong_target(base, label),
-                            note="%d asks x %d msgs per run" % (asks, exchange)))
+                            note="%d/%d asks x %d msgs per bare/traced run" % (asks, asks_t, exchange)))
             _log("ping-pong %s %s: ratio %.3f" % (base, label, stats["ratio"]))
     finally:
         common.shutdown(asys)
@@ -249,14 +252,15 @@ def pingpong_multiproc(base: str, sizes: Dict[str, Any], fanout_n: Optional[int]
                 _tracing(True, mode, root)
                 traced_sys = common.start_system(base)
                 traced = _make_pinger(traced_sys, TracedPinger)
+                asks_t = _calibrate(traced_sys, traced, exchange, sizes["run_s"][base], True)
 
                 def b() -> float:
                     _tracing(False)
                     return _pingpong_run(bare_sys, bare, asks, exchange, False)
 
-                def t(mode=mode, root=root, traced_sys=traced_sys, traced=traced) -> float:
+                def t(mode=mode, root=root, traced_sys=traced_sys, traced=traced, asks_t=asks_t) -> float:
                     _tracing(True, mode, root)
-                    return _pingpong_run(traced_sys, traced, asks, exchange, True)
+                    return _pingpong_run(traced_sys, traced, asks_t, exchange, True)
 
                 stats = interleave(b, t, rounds, THROUGHPUT)
             finally:
@@ -264,7 +268,7 @@ def pingpong_multiproc(base: str, sizes: Dict[str, Any], fanout_n: Optional[int]
                 _restore()
             rows.append(row("ping-pong", "%s, %s" % (base, label), "bare", "traced", "msg/s",
                             THROUGHPUT, stats, _pingpong_target(base, label),
-                            note="%d asks x %d msgs per run" % (asks, exchange)))
+                            note="%d/%d asks x %d msgs per bare/traced run" % (asks, asks_t, exchange)))
             _log("ping-pong %s %s: ratio %.3f" % (base, label, stats["ratio"]))
         if fanout_n:
             rows.extend(_fanout_multiproc(base, bare_sys, fanout_n, sizes))

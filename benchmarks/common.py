@@ -173,7 +173,21 @@ def machine_info() -> Dict[str, Any]:
                     break
     except OSError:
         pass
+    commit = "?"
+    try:
+        import subprocess
+        here = os.path.dirname(os.path.abspath(__file__))
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True,
+                                text=True, timeout=10).stdout.strip() or "?"
+    except Exception:
+        pass
+    try:
+        load = "%.1f %.1f %.1f" % os.getloadavg()
+    except OSError:
+        load = "?"
     return {
+        "commit": commit,
+        "loadavg_at_end": load,
         "cpu": cpu,
         "cores": os.cpu_count(),
         "platform": platform.platform(),
@@ -240,7 +254,10 @@ def _fmt_target(target: Optional[str], kind: str) -> str:
 def markdown(rows: Sequence[Dict[str, Any]], info: Dict[str, Any], command: str,
              elapsed_s: Optional[float] = None, missing: Sequence[str] = ()) -> str:
     out: List[str] = []
-    out.append("Machine: %s, %s cores; %s" % (info["cpu"], info["cores"], info["platform"]))
+    out.append("Machine: %s, %s cores; %s; load average at the end %s (shared machine)" % (
+        info["cpu"], info["cores"], info["platform"], info.get("loadavg_at_end", "?")))
+    out.append("")
+    out.append("Commit: %s. SDK: %s" % (info.get("commit", "?"), info.get("sdk", "?")))
     out.append("")
     out.append("Python %s, Thespian %s, opentelemetry-api %s, opentelemetry-sdk %s, LibCST %s" % (
         info["python"], info["thespian"], info["opentelemetry-api"], info["opentelemetry-sdk"],
