@@ -87,7 +87,7 @@ def test_round_trip_keeps_a_carrier_dict_that_is_not_traceparent_only():
     # An older build that pickled long field names:
     ({"message": "long", "carrier": {"traceparent": TP}}, "long", {"traceparent": TP}, 1),
     # A newer build with fields this one does not know (ignored):
-    ({"m": "new", "t": TP, "n": 40, "p": 0.25, "prio": [1, 2], "zz": {"nested": True}}, "new",
+    ({"m": "new", "t": TP, "n": 40, "q": 0.25, "prio": [1, 2], "zz": {"nested": True}}, "new",
      {"traceparent": TP}, 40),
     # Nonsense fanout sizes fall back to 1:
     ({"m": "x", "n": 0}, "x", None, 1),

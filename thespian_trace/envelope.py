@@ -2,8 +2,8 @@
 
 Thespian messages are arbitrary pickled objects with no header, so trace context has to ride inside the
 message itself. An Envelope is deliberately tiny on the wire: it pickles as a short dict with one-letter
-keys and omits every field that holds its default, and a carrier that holds only ``traceparent`` travels as
-a bare string. Unpickling is tolerant in both directions: a pickle written by an older build (fewer
+keys and omits every field that holds its default; the carrier's usual fields (``traceparent``,
+``tracestate``, the fanout probability) travel as plain strings under one-letter keys of their own. Unpickling is tolerant in both directions: a pickle written by an older build (fewer
 fields) or a newer one (extra fields, or the plain ``__slots__`` pickle format) loads with defaults for
 what is missing and ignores what it does not know, so a fleet can run mixed versions.
 """
@@ -17,6 +17,9 @@ TRACEPARENT = "traceparent"
 
 # Long names accepted on unpickle too, so a build that pickled with the plain slots protocol still loads.
 _LONG = {"message": "m", "carrier": "c", "approximate_num_recipients": "n"}
+# Carrier fields that travel under a one-letter key of their own; any other field goes in "c".
+_CARRIER_CODES = (("t", TRACEPARENT), ("s", "tracestate"), ("p", "thespian-p"))
+_CODE_OF = {key: code for code, key in _CARRIER_CODES}
 
 
 class Envelope:
@@ -40,10 +43,17 @@ class Envelope:
         state: Dict[str, Any] = {"m": self.message}
         carrier = self.carrier
         if carrier:
-            if len(carrier) == 1 and TRACEPARENT in carrier:
-                state["t"] = carrier[TRACEPARENT]
-            else:
-                state["c"] = dict(carrier)
+            rest = None
+            for key, value in carrier.items():
+                code = _CODE_OF.get(key)
+                if code is not None:
+                    state[code] = value
+                else:
+                    if rest is None:
+                        rest = {}
+                    rest[key] = value
+            if rest is not None:
+                state["c"] = rest
         if self.approximate_num_recipients != 1:
             state["n"] = self.approximate_num_recipients
         return (Envelope, (), state)
@@ -63,9 +73,11 @@ class Envelope:
                 state[short] = state[long_name]
         self.message = state.get("m")
         carrier = state.get("c")
-        tp = state.get("t")
-        if carrier is None and tp is not None:
-            carrier = {TRACEPARENT: tp}
+        coded = [(key, state[code]) for code, key in _CARRIER_CODES if code in state]
+        if coded:
+            # The receive path validates the carrier; here it is only reassembled, never rejected.
+            carrier = dict(carrier) if isinstance(carrier, dict) else {}
+            carrier.update(coded)
         self.carrier = carrier
         n = state.get("n", 1)
         self.approximate_num_recipients = n if type(n) is int and n >= 1 else 1

@@ -43,6 +43,16 @@ def is_sampled_traceparent(traceparent: Any) -> bool:
 _FIELD_LIMITS = {"tracestate": (32, 512), "baggage": (180, 8192)}
 
 
+def _utf8_len(value: str) -> int:
+    """Length in bytes as the limits count them (UTF-8), cheap for the usual ASCII value."""
+    return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
+
+
+def _members(value: str) -> int:
+    """List members of a W3C list header; empty members (",,", a trailing comma) do not count."""
+    return sum(1 for member in value.split(",") if member.strip(" \t"))
+
+
 def _checked_carrier(carrier: Any) -> Optional[Mapping[str, str]]:
     """The carrier to extract from after shape and size checks, or None to drop it (never the message).
 
@@ -67,7 +77,8 @@ def _checked_carrier(carrier: Any) -> Optional[Mapping[str, str]]:
                 return None
             size += len(key) + len(value)
             limits = _FIELD_LIMITS.get(key)
-            if limits is not None and (len(value) > limits[1] or value.count(",") >= limits[0]):
+            if limits is not None and (_utf8_len(value) > limits[1] or (
+                    value.count(",") >= limits[0] and _members(value) > limits[0])):
                 over = (over or ()) + (key,)
     except Exception:
         counters.carriers_invalid += 1
