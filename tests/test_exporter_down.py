@@ -16,7 +16,7 @@ Endpoints: ``up`` (a real OTLP receiver in the pytest process), ``refused`` (a c
 ``hang`` (a socket server that accepts and never answers). The tests assert a loose throughput bound
 (ratio >= LOOSE_RATIO, since a shared CI box is noisy); the tight 5 % figure is measured by running
 this file as a script: ``.venv/bin/python tests/test_exporter_down.py --bench`` (see
-docs/failure-modes.md).
+the README, "Failure modes").
 """
 import json
 import os
