@@ -95,6 +95,7 @@ def run(smoke: bool = False, rounds: int = 5, jobs: int = 0) -> List[Dict[str, o
                 "subject_s": round(sm, 4),
                 "ratio": round(sm / bm, 3) if bm else float("inf"),
                 "rounds": [round(s / b, 3) for s, b in zip(subj_t, base_t)],
+                "target": "<= 3" if case == "codemod" else "<= 1",
                 "files": files,
                 "jobs": jobs,
             })
