@@ -41,7 +41,9 @@ Data model (all plain dataclasses, picklable)
     ``defines_send``; ``rebase: list[(base_index, new_name)]`` (what the codemod switches: direct
     ``ActorTypeDispatcher`` -> ``TracedActor``, direct ``Actor`` -> ``TracedPlainActor``; empty when the
     class is traced, opted out, or already an actor through another base such as a project actor base);
-    ``optout``.
+    ``optout``; ``will_be_traced`` (traced already, or rebased by the codemod itself or through a project
+    base; False when the base that would be rebased is opted out or in a skipped file; sends in such a
+    class are manual_review, since ``traced_send`` would not exist there).
 ``SendSite``
     One syntactic send site inside a function: ``path``, ``module``, ``line`` (1-based), ``col`` (0-based),
     ``end_line``, ``end_col``, ``class_name`` (class qualname, ``None`` for module-level functions),
@@ -233,6 +235,7 @@ class ClassInfo:
     defines_send: bool = False
     rebase: List[Tuple[int, str]] = field(default_factory=list)
     optout: Optional[OptOut] = None
+    will_be_traced: bool = False
 
     @property
     def full_name(self) -> str:
@@ -1254,13 +1257,17 @@ def _optout_ranges(tree: ast.Module, optouts: List[OptOut]) -> List[Tuple[int, i
 
 def _finish(states: List[_FileState]) -> RepoAnalysis:
     res = _Resolver(states)
+    covs: Dict[int, object] = {}
+    unres: Dict[int, set] = {}
+    rec_state: Dict[int, _FileState] = {}
+    # pass 1: classes of every file (actor status, rebase plan)
     for st in states:
         fa = st.fa
         if st.tree is None:
             continue
         ranges = _optout_ranges(st.tree, fa.optouts) if fa.optouts else []
 
-        def covering(line: int) -> Optional[OptOut]:
+        def covering(line: int, fa: FileAnalysis = fa, ranges=ranges) -> Optional[OptOut]:
             if fa.file_optout is not None:
                 return fa.file_optout
             for s, e, o in ranges:
@@ -1268,8 +1275,10 @@ def _finish(states: List[_FileState]) -> RepoAnalysis:
                     return o
             return None
 
-        unresolved_classes = set()
+        covs[id(st)] = covering
+        unresolved_classes = unres[id(st)] = set()
         for rec in st.classes:
+            rec_state[id(rec)] = st
             info = rec.info
             is_actor, traced, kind, chain, un = res.status(st, rec)
             info.is_actor, info.traced, info.actor_kind, info.base_chain = is_actor, traced, kind, chain
@@ -1293,6 +1302,36 @@ def _finish(states: List[_FileState]) -> RepoAnalysis:
                         elif ref.resolved == THESPIAN_ACTOR:
                             info.rebase.append((i, TRACED_PLAIN_ACTOR))
             fa.classes.append(info)
+
+    # will the class be on a traced base once the codemod ran? (rebases in skipped files do not happen)
+    wbt: Dict[int, bool] = {}
+
+    def will_be_traced(rec: _ClassRec, depth: int = 0) -> bool:
+        key = id(rec)
+        if key in wbt:
+            return wbt[key]
+        wbt[key] = False  # cycle guard
+        info = rec.info
+        owner = rec_state.get(key)
+        skipped = owner is None or owner.fa.generated or owner.fa.file_optout is not None
+        val = info.traced or (bool(info.rebase) and not skipped) or (
+            depth < 50 and any(will_be_traced(b, depth + 1) for b in rec.base_recs if b.info.is_actor))
+        wbt[key] = val
+        info.will_be_traced = val
+        return val
+
+    for st in states:
+        for rec in st.classes:
+            if rec.info.is_actor:
+                will_be_traced(rec)
+
+    # pass 2: send sites and external sites
+    for st in states:
+        fa = st.fa
+        if st.tree is None:
+            continue
+        covering = covs[id(st)]
+        unresolved_classes = unres[id(st)]
 
         # classes (in the chain) that define send themselves
         def chain_defines_send(rec: _ClassRec, depth: int = 0) -> bool:
@@ -1334,6 +1373,10 @@ def _finish(states: List[_FileState]) -> RepoAnalysis:
                         kind, reason = "manual_review", "send runs in a thread (%s); no trace context there" % c.thread
                     elif c.usage != "call":
                         kind, reason = "manual_review", c.reason
+                    elif not info.will_be_traced and info.optout is None:
+                        kind, reason = "manual_review", (
+                            "class stays on an untraced base (%s is opted out, generated or unrewritable); "
+                            "traced_send would not exist" % (info.base_chain[0] if info.base_chain else "its base"))
                     else:
                         kind = "untraced_send"
             n = c.node

@@ -807,3 +807,40 @@ def test_star_reexport_without_dunder_all_keeps_import(tmp_path):
             """})
     assert "from thespian.actors import ActorTypeDispatcher" in out["pkg/a.py"]
     assert "class A(TracedActor):" in out["pkg/a.py"] and "class B(TracedActor):" in out["pkg/b.py"]
+
+
+def test_subclass_of_opted_out_or_generated_base_is_review(tmp_path):
+    out, s = run(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/frozen.py": """
+            from thespian.actors import ActorTypeDispatcher
+
+
+            class Frozen(ActorTypeDispatcher):  # thespian-trace: ignore[owned elsewhere]
+                pass
+            """,
+        "pkg/gen.py": """
+            # @generated
+            from thespian.actors import ActorTypeDispatcher
+
+
+            class Gen(ActorTypeDispatcher):
+                pass
+            """,
+        "pkg/user.py": """
+            from pkg.frozen import Frozen
+            from pkg.gen import Gen
+
+
+            class A(Frozen):
+                def receiveMsg_str(self, msg, sender):
+                    self.send(sender, msg)
+
+
+            class B(Gen):
+                def receiveMsg_str(self, msg, sender):
+                    self.send(sender, msg)
+            """})
+    assert s.sends == 0 and s.rebased == 0
+    assert out["pkg/user.py"].count("self.send(sender, msg)") == 2
+    assert len(s.review) == 2 and all("untraced base" in r for _p, _l, r in s.review)
