@@ -96,7 +96,7 @@ Whitespace around ``:`` is optional. The reason is the ``[...]`` text, else the 
 (quoted, or the text up to `` until=``), else any remaining free text; ``until=`` takes ``YYYY-MM-DD``.
 Coverage: a comment on any line of a simple statement covers that statement; a comment on the header
 line(s) of a compound statement (``class``, ``def`` including its decorator lines, ``for``, ``if``,
-``with``, ``try``...) covers the whole statement and body. Opted-out sites are still listed (with
+``with``, ``try``...) covers the whole statement and body; a comment on a line of its own covers nothing. Opted-out sites are still listed (with
 ``optout`` set) so migration-check can audit the opt-outs; the codemod never touches them.
 
 Module resolution

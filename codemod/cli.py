@@ -184,10 +184,17 @@ def run_codemod(paths: Sequence[str], *, diff: bool = False, check: bool = False
     show = err.isatty() if progress is None and hasattr(err, "isatty") else bool(progress)
     bar = _Progress(len(work), show and len(work) > 0, err)
     results: List[RewriteResult] = []
+    pool = None
     if jobs > 1 and len(work) > 1:
         import multiprocessing
-        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-        with ctx.Pool(min(jobs, len(work))) as pool:
+        try:
+            ctx = multiprocessing.get_context(
+                "fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+            pool = ctx.Pool(min(jobs, len(work)))
+        except (OSError, ImportError, ValueError) as exc:  # no worker processes here: run in-process
+            err.write("thespian-trace codemod: cannot start workers (%s); running in-process\n" % exc)
+    if pool is not None:
+        with pool:
             for r in pool.imap(rewrite_job, work, chunksize=max(1, len(work) // (jobs * 4))):
                 results.append(r)
                 bar.step()
