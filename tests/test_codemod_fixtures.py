@@ -133,3 +133,20 @@ def test_external_mode_on_fixture(tmp_path):
     assert 'traced_tell(ActorSystem(), orders, "watch")' in text
     assert 'traced_tell(self.system, addr, "ping")' in text
     assert "from thespian_trace import traced_ask, traced_tell\n" in text
+
+
+def test_libcst_tool_gives_the_same_output(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    repo_root = Path(__file__).resolve().parent.parent
+    dst = tmp_path / "repo"
+    shutil.copytree(INPUT, dst, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(repo_root / ".libcst.codemod.yaml", dst / ".libcst.codemod.yaml")
+    r = subprocess.run([sys.executable, "-m", "libcst.tool", "codemod", "rewrite.TraceSendsCommand", "-j", "1",
+                        "--no-format", "--root", str(dst), "shop"], cwd=str(dst), capture_output=True,
+                       text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(repo_root)))
+    assert r.returncode == 0, r.stderr
+    for rel in _py_files(EXPECTED):
+        assert (dst / rel).read_bytes() == (EXPECTED / rel).read_bytes(), rel
