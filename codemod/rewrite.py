@@ -27,8 +27,7 @@ from typing import Dict, List, Optional, Set, Tuple
 import libcst as cst
 from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
 
-from .analysis import (TRACE_MODULE, TRACED_ACTOR, TRACED_PLAIN_ACTOR, FileAnalysis, RepoAnalysis,
-                       SendSite, analyze_paths)
+from .analysis import TRACE_MODULE, FileAnalysis, RepoAnalysis, SendSite, analyze_paths
 
 _THESPIAN_MODULES = ("thespian.actors", "thespian")
 

@@ -7,8 +7,6 @@ import textwrap
 from pathlib import Path
 from typing import Dict, Tuple
 
-import pytest
-
 from codemod.analysis import analyze_paths, analyze_sources, parse_optout
 from codemod.cli import Summary, run_codemod
 
