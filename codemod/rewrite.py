@@ -479,6 +479,41 @@ def _name_loads(tree: ast.AST) -> Tuple[Dict[str, int], Set[str]]:
     return counts, dunder_all
 
 
+class _Normalize(ast.NodeTransformer):
+    """Map both sides of a rewrite onto one form so that anything else that changed shows up."""
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        self.generic_visit(node)
+        if node.attr == "traced_send":
+            node.attr = "send"
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        f = node.func
+        if isinstance(f, ast.Name) and f.id in ("traced_ask", "traced_tell") and node.args:
+            node.func = ast.Attribute(value=node.args[0], attr=f.id[7:], ctx=ast.Load())
+            node.args = node.args[1:]
+        return node
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        self.generic_visit(node)
+        node.bases = [ast.Name(id="BASE", ctx=ast.Load()) for _ in node.bases]
+        return node
+
+    def visit_Module(self, node: ast.Module) -> ast.AST:
+        self.generic_visit(node)
+        node.body = [st for st in node.body if not isinstance(st, (ast.Import, ast.ImportFrom))]
+        return node
+
+
+def _same_program(old: str, new: str) -> bool:
+    """True when ``new`` differs from ``old`` only by the rewrites this codemod makes."""
+    a = _Normalize().visit(ast.parse(old))
+    b = _Normalize().visit(ast.parse(new))
+    return ast.dump(a) == ast.dump(b)
+
+
 def transform_module(module: cst.Module, plan: FilePlan, text: Optional[str] = None
                      ) -> Tuple[cst.Module, TraceTransformer]:
     """Apply ``plan`` to a parsed module; return the new module and the transformer (for counts)."""
@@ -507,6 +542,10 @@ def rewrite_source(data: bytes, plan: FilePlan) -> RewriteResult:
             return res
         code = new.code
         compile(code, plan.path, "exec", dont_inherit=True)
+        if not _same_program(text, code):
+            res.error = "internal check failed: the rewrite changed more than sends, bases and imports; " \
+                        "file left unchanged"
+            return res
         res.new_data = code.encode(enc)
         res.sends, res.rebased, res.externals = tr.sends_done, tr.rebased, tr.ext_done
     except Exception as exc:  # per-file isolation: report, never raise

@@ -842,3 +842,14 @@ def test_subclass_of_opted_out_or_generated_base_is_review(tmp_path):
     assert s.sends == 0 and s.rebased == 0
     assert out["pkg/user.py"].count("self.send(sender, msg)") == 2
     assert len(s.review) == 2 and all("untraced base" in r for _p, _l, r in s.review)
+
+
+def test_rewrite_refuses_anything_but_planned_changes():
+    from codemod.rewrite import _same_program
+
+    old = "class A(B):\n    def f(self):\n        self.send(1, 2)\n        asys.ask(a, m)\n"
+    ok = ("from thespian_trace import TracedActor\nclass A(TracedActor):\n    def f(self):\n"
+          "        self.traced_send(1, 2)\n        traced_ask(asys, a, m)\n")
+    assert _same_program(old, ok)
+    assert not _same_program(old, ok.replace("(1, 2)", "(2, 1)"))
+    assert not _same_program(old, ok.replace("def f", "def g"))
