@@ -156,3 +156,9 @@ def test_ambient_caller_span_does_not_leak_into_actors(make_system, spans):
         asys.tell(rec, "bare-under-span")
         seen = asys.ask(rec, "report", TIMEOUT)
     assert seen == [("bare-under-span", False)]
+
+
+def test_exited_children_are_forgotten_and_handlers_still_see_child_actor_exited(base, make_system, spans):
+    asys = make_system(base)
+    parent = asys.createActor(ta.Parent)
+    assert asys.ask(parent, "go", TIMEOUT) == ("exited", True, 2)

@@ -183,3 +183,16 @@ class RootStarter(TracedActor):
 
     def receiveMsg_Ping(self, msg, sender):
         self.traced_send(sender, Pong(msg.n, ["root"]))
+
+
+class Parent(TracedActor):
+    """Creates children, retires one, reports what it saw and how many children it still tracks."""
+
+    def receiveMsg_str(self, msg, sender):
+        if msg == "go":
+            self.asker = sender
+            self.kids = [self.createActor(Recorder) for _ in range(3)]
+            self.send(self.kids[0], ActorExitRequest())
+
+    def receiveMsg_ChildActorExited(self, msg, sender):
+        self.send(self.asker, ("exited", msg.childAddress == self.kids[0], len(self._tt_children)))

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Optional
 from opentelemetry import trace
 from opentelemetry.context import get_current as _get_current
 from opentelemetry.trace import SpanKind
-from thespian.actors import Actor, ActorSystemMessage, ActorTypeDispatcher, ChildActorExited
+from thespian.actors import Actor, ActorSystemMessage, ActorTypeDispatcher
 
 from . import receive as _receive
 from . import semconv
@@ -129,22 +129,19 @@ class TracedActorMixin:
         self.wakeupAfter(period, _envelope_for_send(payload))
 
     def createActor(self, actorClass, targetActorRequirements=None, globalName=None, sourceHash=None):
-        """Thespian's ``createActor``; also remembers the child so ``SetTraceMode`` can be forwarded."""
+        """Thespian's ``createActor``; also remembers the child so ``SetTraceMode`` can be forwarded.
+
+        The receive path forgets a child when its ``ChildActorExited`` arrives. (A list, compared with
+        ``==``: ActorAddress is unhashable, and on the multi-process bases the address returned here is
+        a local placeholder that only compares equal to the child's real address.)
+        """
         address = super().createActor(actorClass, targetActorRequirements, globalName, sourceHash)
-        children = self.__dict__.get("_tt_children")
-        if children is None:
-            children = self.__dict__["_tt_children"] = []
-        if address is not None and address not in children:
+        if address is not None:
+            children = self.__dict__.get("_tt_children")
+            if children is None:
+                children = self.__dict__["_tt_children"] = []
             children.append(address)
         return address
-
-    def _tt_forget_child(self, message: Any) -> None:
-        children = self.__dict__.get("_tt_children")
-        if children and isinstance(message, ChildActorExited):
-            try:
-                children.remove(message.childAddress)
-            except ValueError:
-                pass
 
     def _tt_receive(self, message: Any, sender: Any, dispatch) -> Any:
         """Shared receive logic of TracedActor and TracedPlainActor (roots, fallback normalization)."""
@@ -154,8 +151,6 @@ class TracedActorMixin:
         return self._tt_receive_normalized(message, sender, dispatch)
 
     def _tt_receive_normalized(self, message: Any, sender: Any, dispatch) -> Any:
-        if type(message) is ChildActorExited:
-            self._tt_forget_child(message)
         if self.start_traces and _receive.may_start_root(self) and not isinstance(
                 message, ActorSystemMessage):
             span = _receive.start_root_span(self, message)
@@ -171,8 +166,6 @@ class TracedActor(TracedActorMixin, ActorTypeDispatcher):
 
     def receiveMessage(self, message, sender):
         if _HOOKED and not self.start_traces:
-            if type(message) is ChildActorExited:
-                self._tt_forget_child(message)
             return _dispatch(self, message, sender)
         return self._tt_receive(message, sender, _dispatch)
 

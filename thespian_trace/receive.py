@@ -24,7 +24,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from thespian.actors import DeadEnvelope, PoisonMessage, WakeupMessage
+from thespian.actors import ChildActorExited, DeadEnvelope, PoisonMessage, WakeupMessage
 
 from . import semconv
 from ._tracing import counters, get_tracer, received_bare, received_enveloped
@@ -53,7 +53,8 @@ _EMPTY = Context()
 
 #: Message types that need more than a plain delivery (everything else takes the fast path).
 SPECIAL_TYPES = frozenset(t for t in (Envelope, WakeupMessage, PoisonMessage, DeadEnvelope, _TroupeWork,
-                                      SetTraceMode, TraceModeChanged) if t is not None)
+                                      SetTraceMode, TraceModeChanged, ChildActorExited)
+                          if t is not None)
 
 
 def _unwrap(msg: Any) -> Tuple[Any, Optional[Envelope], str]:
@@ -219,6 +220,14 @@ def _handle_control(inst: Any, msg: Any, sender: Any) -> None:
             pass
 
 
+def _forget_child(inst: Any, msg: ChildActorExited) -> None:
+    """Drop an exited child from the ones a traced actor forwards ``SetTraceMode`` to."""
+    children = getattr(inst, "__dict__", {}).get("_tt_children")
+    if children:
+        gone = msg.childAddress
+        children[:] = [child for child in children if not child == gone]
+
+
 def deliver(inst: Any, msg: Any, sender: Any, call: Callable[[Any, Any], Any],
             guard_instance: bool = False, spans: bool = True) -> Any:
     """Deliver ``msg`` (a SPECIAL_TYPES instance, or anything on the fallback path) to ``inst``.
@@ -234,6 +243,8 @@ def deliver(inst: Any, msg: Any, sender: Any, call: Callable[[Any, Any], Any],
         return True
     cls = type(inst)
     if env is None:
+        if t is ChildActorExited:
+            _forget_child(inst, inner)
         received_bare[cls] = received_bare.get(cls, 0) + 1
         if get_current():
             return _run_under(_EMPTY, lambda: call(inner, sender))
