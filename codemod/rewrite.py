@@ -479,39 +479,28 @@ def _name_loads(tree: ast.AST) -> Tuple[Dict[str, int], Set[str]]:
     return counts, dunder_all
 
 
-class _Normalize(ast.NodeTransformer):
-    """Map both sides of a rewrite onto one form so that anything else that changed shows up."""
-
-    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
-        self.generic_visit(node)
-        if node.attr == "traced_send":
-            node.attr = "send"
-        return node
-
-    def visit_Call(self, node: ast.Call) -> ast.AST:
-        self.generic_visit(node)
-        f = node.func
-        if isinstance(f, ast.Name) and f.id in ("traced_ask", "traced_tell") and node.args:
-            node.func = ast.Attribute(value=node.args[0], attr=f.id[7:], ctx=ast.Load())
-            node.args = node.args[1:]
-        return node
-
-    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
-        self.generic_visit(node)
-        node.bases = [ast.Name(id="BASE", ctx=ast.Load()) for _ in node.bases]
-        return node
-
-    def visit_Module(self, node: ast.Module) -> ast.AST:
-        self.generic_visit(node)
-        node.body = [st for st in node.body if not isinstance(st, (ast.Import, ast.ImportFrom))]
-        return node
+def _normalized_dump(text: str) -> str:
+    """Parse and map a rewrite's changes back to one form (in place, one walk) so other changes show."""
+    tree = ast.parse(text)
+    for n in ast.walk(tree):
+        t = type(n)
+        if t is ast.Attribute:
+            if n.attr == "traced_send":
+                n.attr = "send"
+        elif t is ast.Call:
+            f = n.func
+            if type(f) is ast.Name and (f.id == "traced_ask" or f.id == "traced_tell") and n.args:
+                n.func = ast.Attribute(value=n.args[0], attr=f.id[7:], ctx=ast.Load())
+                n.args = n.args[1:]
+        elif t is ast.ClassDef:
+            n.bases = [ast.Name(id="BASE", ctx=ast.Load()) for _ in n.bases]
+    tree.body = [st for st in tree.body if not isinstance(st, (ast.Import, ast.ImportFrom))]
+    return ast.dump(tree)
 
 
 def _same_program(old: str, new: str) -> bool:
     """True when ``new`` differs from ``old`` only by the rewrites this codemod makes."""
-    a = _Normalize().visit(ast.parse(old))
-    b = _Normalize().visit(ast.parse(new))
-    return ast.dump(a) == ast.dump(b)
+    return _normalized_dump(old) == _normalized_dump(new)
 
 
 def transform_module(module: cst.Module, plan: FilePlan, text: Optional[str] = None
