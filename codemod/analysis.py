@@ -64,7 +64,9 @@ Data model (all plain dataclasses, picklable)
     callback argument, used without being called, ``self`` rebound, the class defines its own ``send``,
     ``super().send``, the send runs in a thread target the analysis can see (``threading.Thread(target=)``,
     ``Timer``, ``executor.submit``, ``loop.run_in_executor``, ``_thread.start_new_thread``), module-level
-    function, unresolvable class base.
+    function, unresolvable class base, the class stays on an untraced base (its base is opted out or in a
+    skipped file, so ``traced_send`` would not exist). Sites in a class whose ``class`` line is opted out
+    keep their computed kind and carry ``optout``.
 ``ExternalSite``
     ``ActorSystem`` ask/tell outside actors: ``path``, ``module``, ``line``, ``col``, ``scope`` (dotted
     enclosing function/class path, "" at module level), ``ordinal`` (0-based among all
