@@ -10,7 +10,12 @@
     --external        also rewrite ActorSystem ask/tell into traced_ask/traced_tell (opt-in)
     --quiet           only the summary line
 Exit codes: 0 ok (nothing pending / changes written), 1 ``--check`` with pending changes or any file
-failed (unparseable, changed on disk meanwhile, write error), 2 usage error.
+failed (unparseable, changed on disk meanwhile, read-only (no write bit, even for root), write error),
+2 usage error, 130 interrupted (every file is then either fully rewritten or untouched).
+Symlinks: dangling links and links (found in a directory) to files outside every PATH are skipped and
+reported; a file reached through several paths is rewritten once. Writes go through a temp file
+``.<name>.py.thespian-trace-codemod.<pid>.<random>.tmp`` next to the file; only a SIGKILL can leave one
+behind, and the next writing run removes those whose process is gone.
 
 ``thespian-trace migration-check ...`` is dispatched to :func:`codemod.check.main`.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -93,11 +99,63 @@ class _Progress:
             self.stream.flush()
 
 
+TEMP_MARK = ".thespian-trace-codemod."
+_TEMP_RE = re.compile(r"^\..+\.py" + re.escape(TEMP_MARK) + r"(\d+)\.[^/]*\.tmp$")
+
+
+def _temp_prefix(path: str) -> str:
+    """Temp files are ``.<name>.py.thespian-trace-codemod.<pid>.<random>.tmp`` next to the target:
+    obviously ours, never ``*.py`` (so never scanned), and removable by a later run once ``<pid>`` is gone."""
+    return "." + os.path.basename(path) + TEMP_MARK + str(os.getpid()) + "."
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: exists, someone else's
+        return True
+    return True
+
+
+def clean_stale_temps(directories: Sequence[str]) -> List[str]:
+    """Remove temp files a killed codemod run left behind (its pid no longer exists); return them."""
+    removed = []
+    for d in sorted(set(directories)):
+        try:
+            names = os.listdir(d)
+        except OSError:
+            continue
+        for name in names:
+            m = _TEMP_RE.match(name)
+            if not m or _pid_alive(int(m.group(1))):
+                continue
+            full = os.path.join(d, name)
+            try:
+                if os.path.isfile(full) and not os.path.islink(full):
+                    os.unlink(full)
+                    removed.append(full)
+            except OSError:
+                pass
+    return removed
+
+
+def is_read_only(st: os.stat_result, path: str) -> bool:
+    """No write bit at all, or not writable by us. Root can write anything, but a mode without write
+    bits is how editors and VCS say "do not edit", so the codemod honours the mode bits too."""
+    return not (st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) or not os.access(path, os.W_OK)
+
+
 def atomic_write(path: str, data: bytes, expected: bytes, expected_mtime_ns: Optional[int]) -> Optional[str]:
     """Write ``data`` to ``path`` atomically (temp file + ``os.replace``), keeping the file mode.
 
     Returns an error string instead of writing when the file changed on disk since it was read
-    (content or mtime differs from ``expected``/``expected_mtime_ns``).
+    (content or mtime differs from ``expected``/``expected_mtime_ns``) or is read-only. The temp file
+    is removed on any failure, including ``KeyboardInterrupt``; only a SIGKILL can leave one, named as
+    in :func:`_temp_prefix` and removed by the next run (:func:`clean_stale_temps`).
     """
     path = os.path.realpath(path)  # write through symlinks instead of replacing them
     directory = os.path.dirname(path)
@@ -105,27 +163,44 @@ def atomic_write(path: str, data: bytes, expected: bytes, expected_mtime_ns: Opt
         st = os.stat(path)
     except OSError as exc:
         return "cannot stat: %s" % exc
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file; not overwritten"
+    if is_read_only(st, path):
+        return "read-only file (mode %o); not modified" % stat.S_IMODE(st.st_mode)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=_temp_prefix(path), suffix=".tmp")
+    except OSError as exc:
+        return "write failed: %s" % exc
+    done = False
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        if hasattr(os, "chown") and (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
+            try:  # keep the owner when we can (root); otherwise the file becomes ours, as with any editor
+                os.chown(tmp, st.st_uid, st.st_gid)
+            except OSError:
+                pass
         # last-moment check: never clobber a concurrent edit
         with open(path, "rb") as fh:
             current = fh.read()
         st2 = os.stat(path)
         if current != expected or (expected_mtime_ns is not None and st2.st_mtime_ns != expected_mtime_ns):
-            os.unlink(tmp)
             return "changed on disk while the codemod ran; not overwritten"
+        if is_read_only(st2, path):
+            return "read-only file (mode %o); not modified" % stat.S_IMODE(st2.st_mode)
         os.replace(tmp, path)
+        done = True
     except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         return "write failed: %s" % exc
+    finally:
+        if not done:  # also on KeyboardInterrupt / SystemExit
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
     return None
 
 
@@ -138,6 +213,43 @@ def _diff(path: str, old: bytes, new: bytes) -> str:
     return "".join(l if l.endswith("\n") else l + "\n\\ No newline at end of file\n" for l in lines)
 
 
+def _within(path: str, roots: Sequence[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def _filter_links(paths: Sequence[str], files: List[str], summary: Summary) -> List[str]:
+    """Symlink policy. A dangling link is skipped; a link found while walking a directory whose target
+    lies outside every PATH is skipped (the codemod never writes outside the tree it was given; name the
+    link itself as a PATH to follow it); a file reached twice (a link and its target, two links) is
+    processed once, through the real path when it was also found directly. Skips are reported."""
+    explicit = {os.path.abspath(p) for p in paths if os.path.isfile(p)}
+    roots = [os.path.realpath(p) for p in paths]
+    by_real = {}
+    order = []
+    for f in files:
+        if os.path.islink(f) and not os.path.exists(f):
+            summary.skipped += 1
+            summary.skips.append((f, "dangling symlink"))
+            continue
+        real = os.path.realpath(f)
+        if real != os.path.abspath(f) and os.path.abspath(f) not in explicit and not _within(real, roots):
+            summary.skipped += 1
+            summary.skips.append((f, "symlink to %s, outside the given paths; not followed" % real))
+            continue
+        prev = by_real.get(real)
+        if prev is None:
+            by_real[real] = f
+            order.append(real)
+            continue
+        # keep the entry that is the file itself rather than a link to it
+        keep, drop = (f, prev) if os.path.abspath(f) == real else (prev, f)
+        by_real[real] = keep
+        summary.skipped += 1
+        summary.skips.append((drop, "same file as %s; processed once" % keep))
+    kept = set(by_real.values())
+    return [f for f in files if f in kept]
+
+
 def run_codemod(paths: Sequence[str], *, diff: bool = False, check: bool = False, jobs: Optional[int] = None,
                 include: Sequence[str] = (), exclude: Sequence[str] = (), respect_gitignore: bool = True,
                 external: bool = False, out=None, err=None, progress: Optional[bool] = None,
@@ -146,7 +258,11 @@ def run_codemod(paths: Sequence[str], *, diff: bool = False, check: bool = False
     out = out or sys.stdout
     err = err or sys.stderr
     summary = Summary()
-    files = iter_python_files(paths, include, exclude, respect_gitignore)
+    files = _filter_links(paths, iter_python_files(paths, include, exclude, respect_gitignore), summary)
+    if not (diff or check):
+        for t in clean_stale_temps([os.path.dirname(os.path.realpath(p)) for p in files]):
+            if not quiet:
+                err.write("removed a temp file left by an interrupted run: %s\n" % t)
     contents = {}
     mtimes = {}
     for p in files:
@@ -157,7 +273,7 @@ def run_codemod(paths: Sequence[str], *, diff: bool = False, check: bool = False
         except OSError:
             pass
     repo = analyze_files(files, contents)
-    summary.scanned = len(files)
+    summary.scanned = len(files) + len(summary.skips)
     work: List[Tuple[str, bytes, FilePlan]] = []
     for fa in repo.files:
         if fa.parse_error:
@@ -264,9 +380,15 @@ def codemod_main(argv: Sequence[str]) -> int:
         if not os.path.exists(p):
             sys.stderr.write("thespian-trace codemod: error: no such file or directory: %s\n" % p)
             return 2
-    code, _ = run_codemod(args.paths, diff=args.diff, check=args.check, jobs=args.jobs, include=args.include,
-                          exclude=args.exclude, respect_gitignore=not args.no_gitignore,
-                          external=args.external, quiet=args.quiet)
+    try:
+        code, _ = run_codemod(args.paths, diff=args.diff, check=args.check, jobs=args.jobs,
+                              include=args.include, exclude=args.exclude,
+                              respect_gitignore=not args.no_gitignore, external=args.external,
+                              quiet=args.quiet)
+    except KeyboardInterrupt:
+        sys.stderr.write("\nthespian-trace codemod: interrupted; every file is either fully rewritten or "
+                         "unchanged (re-run to finish)\n")
+        return 130
     return code
 
 

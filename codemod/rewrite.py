@@ -20,6 +20,7 @@ import ast
 import codecs
 import io
 import os
+import re
 import tokenize
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple
@@ -515,11 +516,19 @@ def transform_module(module: cst.Module, plan: FilePlan, text: Optional[str] = N
     return new, tr
 
 
+_LONE_CR = re.compile("\r(?!\n)")
+
+
 def rewrite_source(data: bytes, plan: FilePlan) -> RewriteResult:
     """Rewrite one file's bytes according to ``plan``; never raises (errors go to ``error``)."""
     res = RewriteResult(path=plan.path)
     try:
         text, enc = decode_source(data)
+        if _LONE_CR.search(text):
+            # classic-Mac line endings: Python accepts them, but LibCST does not round-trip them (it
+            # drops the final CR) and the analysis cannot see every site; refuse rather than guess
+            res.error = "lone CR (\\r) line endings are not supported; file left unchanged"
+            return res
         module = cst.parse_module(text)
         new, tr = transform_module(module, plan, text)
         if tr.unmatched or tr.sends_done != len(plan.sends) or tr.ext_done != len(plan.externals) \
