@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
+from opentelemetry.context import attach, detach
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from . import semconv
 from ._tracing import get_tracer
@@ -16,17 +17,30 @@ __all__ = ["traced_ask", "traced_tell"]
 
 
 def _external_call(operation: str, msg: Any, do: Any) -> Any:
-    if settings.mode is ON and not trace.get_current_span().get_span_context().is_valid:
-        # No trace to join: start a root here (the SDK's sampler decides whether it is recorded).
-        type_name = type(msg).__name__
-        with get_tracer().start_as_current_span(
-                semconv.external_span_name(operation, type_name), kind=SpanKind.PRODUCER,
-                attributes={semconv.MESSAGING_SYSTEM: semconv.SYSTEM,
-                            semconv.MESSAGING_OPERATION_TYPE: "send",
-                            semconv.MESSAGING_OPERATION_NAME: operation,
-                            semconv.MESSAGE_TYPE: type_name}):
-            return do(_envelope_for_send(msg))
-    return do(_envelope_for_send(msg))
+    if settings.mode is not ON or trace.get_current_span().get_span_context().is_valid:
+        return do(_envelope_for_send(msg))
+    # No trace to join: start a root here (the SDK's sampler decides whether it is recorded).
+    type_name = type(msg).__name__
+    span = get_tracer().start_span(
+        semconv.external_span_name(operation, type_name), kind=SpanKind.PRODUCER,
+        attributes={semconv.MESSAGING_SYSTEM: semconv.SYSTEM,
+                    semconv.MESSAGING_OPERATION_TYPE: "send",
+                    semconv.MESSAGING_OPERATION_NAME: operation,
+                    semconv.MESSAGE_TYPE: type_name})
+    if not span.get_span_context().trace_flags.sampled and not settings.propagate_unsampled:
+        # An unsampled root has nothing to record or propagate: skip making it current.
+        return do(msg)
+    token = attach(trace.set_span_in_context(span))
+    try:
+        return do(_envelope_for_send(msg))
+    except BaseException as exc:
+        if span.is_recording():
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, "%s: %s" % (type(exc).__name__, exc)))
+        raise
+    finally:
+        span.end()
+        detach(token)
 
 
 def traced_ask(asys: Any, addr: Any, msg: Any, timeout: Optional[Any] = None) -> Any:

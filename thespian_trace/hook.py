@@ -30,6 +30,7 @@ from opentelemetry.context import attach as _attach, detach as _detach
 from thespian.actors import ActorExitRequest, ActorSystem
 
 from . import actor as _actor
+from . import receive as _receive
 from ._tracing import flush, received_bare
 from .config import settings
 from .envelope import Envelope
@@ -96,24 +97,34 @@ def install() -> bool:
 
     def actor_base_receive(actorInst, msg, sender):
         t = type(msg)
+        if t not in special:  # the common case: a bare message
+            cls = type(actorInst)
+            try:
+                received_bare[cls] += 1
+            except KeyError:
+                received_bare[cls] = 1
+            if get_current():
+                # simpleSystemBase runs actors on the thread of the tell/ask caller; the patched
+                # ask/tell/listen below clear the caller's context, this covers other entry points.
+                return _run_under(_EMPTY, lambda: base_receive(actorInst, msg, sender))
+            return base_receive(actorInst, msg, sender)
         if t is Envelope and msg.carrier is None and not get_current():
             # The common fanout case: a carrier-less marker for a recipient that was not kept.
             cls = type(actorInst)
-            received_enveloped[cls] = received_enveloped.get(cls, 0) + 1
-            if is_fanout(msg):
-                return run_without_roots(lambda m, s: base_receive(actorInst, m, s), msg.message, sender)
+            try:
+                received_enveloped[cls] += 1
+            except KeyError:
+                received_enveloped[cls] = 1
+            n = msg.approximate_num_recipients
+            if type(n) is int and n > 1 and not _receive._no_root:  # inlined run_without_roots
+                _receive._no_root = True
+                try:
+                    return base_receive(actorInst, msg.message, sender)
+                finally:
+                    _receive._no_root = False
             return base_receive(actorInst, msg.message, sender)
-        if t in special:
-            return deliver(actorInst, msg, sender,
-                           lambda m, s: base_receive(actorInst, m, s),
-                           spans=type(actorInst) is not External)
-        cls = type(actorInst)
-        received_bare[cls] = received_bare.get(cls, 0) + 1
-        if get_current():
-            # simpleSystemBase runs actors on the thread of the tell/ask caller; the patched
-            # ask/tell/listen below clear the caller's context, this covers any other entry point.
-            return _run_under(_EMPTY, lambda: base_receive(actorInst, msg, sender))
-        return base_receive(actorInst, msg, sender)
+        return deliver(actorInst, msg, sender, lambda m, s: base_receive(actorInst, m, s),
+                       spans=type(actorInst) is not External)
 
     def _handleOneMessage(self, envelope):
         msg = envelope.message
@@ -131,7 +142,10 @@ def install() -> bool:
         inst = self.actorInst
         if inst is not None:
             cls = type(inst)
-            received_bare[cls] = received_bare.get(cls, 0) + 1
+            try:
+                received_bare[cls] += 1
+            except KeyError:
+                received_bare[cls] = 1
         return handle_one(self, envelope)
 
     # simpleSystemBase delivers every message synchronously inside tell/ask/listen, on the caller's

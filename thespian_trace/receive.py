@@ -43,7 +43,22 @@ __all__ = ["deliver", "SPECIAL_TYPES", "NO_ROOT_CONTEXT", "start_root_span", "ru
 
 _attach = otel_context.attach
 _detach = otel_context.detach
-get_current = otel_context.get_current
+
+
+def _bind_get_current():
+    """``opentelemetry.context.get_current`` without its two Python frames, when the runtime context
+    is the default contextvars one (its ``get_current`` is exactly ``ContextVar.get``)."""
+    try:
+        runtime = otel_context._RUNTIME_CONTEXT
+        var = runtime._current_context
+        if type(runtime).get_current.__qualname__ == "ContextVarsRuntimeContext.get_current":
+            return var.get
+    except Exception:
+        pass
+    return otel_context.get_current
+
+
+get_current = _bind_get_current()
 
 _NO_ROOT_KEY = otel_context.create_key("thespian_trace.no_root")
 #: Context attached for a fanout delivery that carries no sampled parent: not empty, so a recipient
@@ -106,16 +121,30 @@ def _address(inst: Any) -> str:
         return ""
 
 
+_span_names: dict = {}
+
+
 def _span_attributes(inst: Any, inner: Any, kind: str) -> dict:
+    d = getattr(inst, "__dict__", None)
+    base = d.get("_tt_span_attrs") if d is not None else None
+    if base is None:
+        base = _span_attributes_uncached(inst)
+        if d is not None:
+            d["_tt_span_attrs"] = base
+    attributes = dict(base)
+    attributes[semconv.MESSAGE_TYPE] = type(inner).__name__
+    attributes[semconv.DELIVERY] = kind
+    return attributes
+
+
+def _span_attributes_uncached(inst: Any) -> dict:
     cls_name = type(inst).__name__
     return {
         semconv.MESSAGING_SYSTEM: semconv.SYSTEM,
         semconv.MESSAGING_OPERATION_TYPE: "process",
         semconv.MESSAGING_OPERATION_NAME: "process",
         semconv.MESSAGING_DESTINATION_NAME: cls_name,
-        semconv.MESSAGE_TYPE: type(inner).__name__,
         semconv.ACTOR_ADDRESS: _address(inst),
-        semconv.DELIVERY: kind,
     }
 
 
@@ -261,8 +290,10 @@ def deliver(inst: Any, msg: Any, sender: Any, call: Callable[[Any, Any], Any],
         if fanout:
             return run_without_roots(call, inner, sender)
         return call(inner, sender)
-    if not trace.get_current_span(parent).get_span_context().trace_flags.sampled:
+    if settings.propagate_unsampled and not trace.get_current_span(
+            parent).get_span_context().trace_flags.sampled:
         # Standard (propagate-unsampled) mode: honour the upstream "not sampled" decision, no span.
+        # (extract_if_sampled only ever returns sampled contexts: no second check needed.)
         return _run_under(parent, lambda: call(inner, sender))
     attributes = _span_attributes(inst, inner, kind)
     if fanout:
@@ -273,7 +304,10 @@ def deliver(inst: Any, msg: Any, sender: Any, call: Callable[[Any, Any], Any],
                 attributes[semconv.SAMPLING_PROBABILITY] = float(p)
             except (TypeError, ValueError):
                 pass
-    span = get_tracer().start_span(semconv.process_span_name(cls.__name__), context=parent,
+    name = _span_names.get(cls)
+    if name is None:
+        name = _span_names[cls] = semconv.process_span_name(cls.__name__)
+    span = get_tracer().start_span(name, context=parent,
                                    kind=SpanKind.CONSUMER, attributes=attributes)
     return run_in_span(span, parent, lambda: call(inner, sender),
                        guard_instance=inst if guard_instance else None)
