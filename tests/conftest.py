@@ -12,6 +12,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))  # tt_actors must be importable in forked actor processes
 
+from opentelemetry.sdk.trace.sampling import (  # noqa: E402
+    ALWAYS_ON, Decision, ParentBased, Sampler, SamplingResult)
 from thespian.actors import ActorSystem  # noqa: E402
 
 from thespian_trace import config  # noqa: E402
@@ -29,6 +31,24 @@ LOG_DEFS = {
     "handlers": {"null": {"class": "logging.NullHandler"}},
     "root": {"level": "CRITICAL", "handlers": ["null"]},
 }
+
+
+class DropNamed(Sampler):
+    """Drop spans with the given names (making a valid, unsampled context); parent-based otherwise."""
+
+    def __init__(self, *names):
+        self.names = set(names)
+        self.inner = ParentBased(ALWAYS_ON)
+
+    def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None,
+                      trace_state=None):
+        if name in self.names:
+            return SamplingResult(Decision.DROP)
+        return self.inner.should_sample(parent_context, trace_id, name, kind, attributes, links,
+                                        trace_state)
+
+    def get_description(self):
+        return "DropNamed"
 
 
 def free_port() -> int:

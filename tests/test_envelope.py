@@ -3,13 +3,13 @@ import pickle
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler, SamplingResult
 
 from thespian_trace import Envelope, stats, traced_tell
 from thespian_trace.actor import _envelope_for_send
 from thespian_trace.propagation import inject_current
 
 import fanout_actors as fa
+from conftest import DropNamed
 import tt_actors as ta
 
 TP = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
@@ -169,27 +169,9 @@ def test_fanout_marker_is_small(protocol):
     assert len(pickle.dumps(Envelope(msg, None, 10000), protocol=protocol)) - bare <= 70
 
 
-class _DropNamed(Sampler):
-    """Drop root spans with the given names, sample everything else (parent-based)."""
-
-    def __init__(self, *names):
-        self.names = set(names)
-        self.inner = ParentBased(ALWAYS_ON)
-
-    def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None,
-                      trace_state=None):
-        if name in self.names:
-            return SamplingResult(Decision.DROP)
-        return self.inner.should_sample(parent_context, trace_id, name, kind, attributes, links,
-                                        trace_state)
-
-    def get_description(self):
-        return "DropNamed"
-
-
 def test_unsampled_traced_send_sends_the_message_object_itself(spans, make_system):
     """Relay runs in a valid but unsampled span; its traced_send must send the very same object."""
-    spans.tracing.set_sampler(_DropNamed("process Relay"))
+    spans.tracing.set_sampler(DropNamed("process Relay"))
     asys = make_system("simpleSystemBase")
     keeper = asys.createActor(fa.Keeper)
     relay = asys.createActor(fa.Relay)
@@ -206,7 +188,7 @@ def test_unsampled_traced_send_sends_the_message_object_itself(spans, make_syste
 
 
 def test_unsampled_send_is_byte_identical(spans):
-    spans.tracing.set_sampler(_DropNamed("unsampled-root"))
+    spans.tracing.set_sampler(DropNamed("unsampled-root"))
     msg = Payload(1, "x")
     with trace.get_tracer("t").start_as_current_span("unsampled-root") as span:
         assert span.get_span_context().is_valid and not span.get_span_context().trace_flags.sampled

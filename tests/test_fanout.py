@@ -1,31 +1,13 @@
 """Fanout sampling end to end: one PRODUCER span, ~p(N)*N kept recipient spans, nothing for the rest."""
 import pytest
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler, SamplingResult
 
 from thespian_trace import DEFAULT_TABLE, configure, stats, traced_ask
 from thespian_trace.testing import assert_single_trace, spans_named
 
 import fanout_actors as fa
+from conftest import DropNamed
 
 TIMEOUT = 120
-
-
-class DropNamed(Sampler):
-    """Drop spans with the given names (making a valid, unsampled context); parent-based otherwise."""
-
-    def __init__(self, *names):
-        self.names = set(names)
-        self.inner = ParentBased(ALWAYS_ON)
-
-    def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None,
-                      trace_state=None):
-        if name in self.names:
-            return SamplingResult(Decision.DROP)
-        return self.inner.should_sample(parent_context, trace_id, name, kind, attributes, links,
-                                        trace_state)
-
-    def get_description(self):
-        return "DropNamed"
 
 
 def _run(asys, member_cls, n, keep=None, broadcaster_cls=fa.Broadcaster, traced=True):

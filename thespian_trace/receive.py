@@ -72,36 +72,28 @@ SPECIAL_TYPES = frozenset(t for t in (Envelope, WakeupMessage, PoisonMessage, De
                           if t is not None)
 
 
+# Thespian messages that carry another message: the attribute holding it and the delivery kind.
+# (PoisonMessage.poisonMessage is a read-only property over ``_poison``, Thespian 4.0.1 actors.py.)
+_CONTAINERS = {WakeupMessage: ("payload", "wakeup"), PoisonMessage: ("_poison", "poison"),
+               DeadEnvelope: ("deadMessage", "dead_letter")}
+if _TroupeWork is not None:
+    _CONTAINERS[_TroupeWork] = ("message", "troupe_work")
+
+
 def _unwrap(msg: Any) -> Tuple[Any, Optional[Envelope], str]:
     """(message for the handler, the Envelope that carried it or None, delivery kind)."""
     t = type(msg)
     if t is Envelope:
         return msg.message, msg, "message"
-    if t is WakeupMessage:
-        env = msg.payload
-        if type(env) is Envelope:
-            msg.payload = env.message  # a fresh WakeupMessage per delivery: safe to mutate
-            return msg, env, "wakeup"
-        return msg, None, "wakeup"
-    if t is PoisonMessage:
-        env = msg.poisonMessage
-        if type(env) is Envelope and hasattr(msg, "_poison"):
-            msg._poison = env.message
-            return msg, env, "poison"
-        return msg, None, "poison"
-    if t is DeadEnvelope:
-        env = msg.deadMessage
-        if type(env) is Envelope:
-            msg.deadMessage = env.message
-            return msg, env, "dead_letter"
-        return msg, None, "dead_letter"
-    if t is _TroupeWork:
-        env = msg.message
-        if type(env) is Envelope:
-            msg.message = env.message
-            return msg, env, "troupe_work"
-        return msg, None, "troupe_work"
-    return msg, None, "message"
+    container = _CONTAINERS.get(t)
+    if container is None:
+        return msg, None, "message"
+    attr, kind = container
+    env = getattr(msg, attr, None)
+    if type(env) is Envelope:
+        setattr(msg, attr, env.message)  # a fresh container object per delivery: safe to mutate
+        return msg, env, kind
+    return msg, None, kind
 
 
 def unwrap_reply(reply: Any) -> Any:
