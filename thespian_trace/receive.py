@@ -290,12 +290,12 @@ def deliver(inst: Any, msg: Any, sender: Any, call: Callable[[Any, Any], Any],
     attributes = _span_attributes(inst, inner, kind)
     if fanout:
         attributes[semconv.FANOUT_SIZE] = env.approximate_num_recipients
-        p = carrier.get(semconv.CARRIER_PROBABILITY_KEY)
-        if p is not None:
-            try:
+        try:  # the carrier passed the checks, but it is still a peer's object
+            p = carrier.get(semconv.CARRIER_PROBABILITY_KEY)
+            if p is not None:
                 attributes[semconv.SAMPLING_PROBABILITY] = float(p)
-            except (TypeError, ValueError):
-                pass
+        except Exception:
+            pass
     name = _span_names.get(cls)
     if name is None:
         name = _span_names[cls] = semconv.process_span_name(cls.__name__)
