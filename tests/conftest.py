@@ -5,8 +5,11 @@ Spans from every process reach a real OTLP/HTTP receiver on loopback through the
 inherit it); in-process tests can also read the in-memory exporter.
 """
 import os
+import signal
 import socket
 import sys
+import time
+import warnings
 
 import pytest
 
@@ -115,10 +118,75 @@ def spans(_pipeline):
         set_sampler(None)
 
 
+def _proc_stat(pid):
+    """(state, ppid, session id) of a process, or None if it is gone."""
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()
+    return fields[0], int(fields[1]), int(fields[3])
+
+
+def _cmdline(pid):
+    try:
+        with open("/proc/%s/cmdline" % pid, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def forked_processes():
+    """Live processes forked from this one without exec (same command line), in another session.
+
+    Thespian's multi-process Admin calls ``setsid`` and forks again (multiprocCommon.py), so it and
+    the actors it forks are re-parented away from this process: they are recognised by their command
+    line (a fork of ours) and by living in a session of their own.
+    """
+    if not os.path.isdir("/proc"):
+        return set()
+    me = os.getpid()
+    mine, my_sid = _cmdline(me), _proc_stat(me)[2]
+    out = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        st = _proc_stat(entry)
+        if st is None or st[0] == "Z" or st[2] == my_sid:
+            continue
+        if _cmdline(entry) == mine:
+            out.add(int(entry))
+    return out
+
+
+def reap_leaked(before, grace=10.0):
+    """Wait up to ``grace`` seconds for processes forked since ``before`` to exit; SIGKILL the rest by
+    PID (never by name). Returns the PIDs that had to be killed."""
+    deadline = time.monotonic() + grace
+    leaked = []
+    while time.monotonic() < deadline:
+        leaked = sorted(forked_processes() - before)
+        if not leaked:
+            return []
+        time.sleep(0.2)
+    for pid in leaked:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return leaked
+
+
 @pytest.fixture
 def make_system():
-    """Factory for actor systems; every one it made is shut down, even when the test fails."""
-    made = []
+    """Factory for actor systems; every one it made is shut down, even when the test fails.
+
+    Should a system's Admin or actors survive ``shutdown()`` (seen rarely on a loaded machine), they
+    are killed by PID after a grace period and a warning names them.
+    """
+    made, bases = [], []
+    before = forked_processes()
 
     def make(base, capabilities=None, **kwargs):
         caps = dict(capabilities or {})
@@ -126,6 +194,7 @@ def make_system():
             caps.setdefault("Admin Port", free_port())
         asys = ActorSystem(base, caps, logDefs=LOG_DEFS, transientUnique=True, **kwargs)
         made.append(asys)
+        bases.append(base)
         return asys
 
     yield make
@@ -134,6 +203,10 @@ def make_system():
             asys.shutdown()
         except Exception:
             pass
+    if made and any(base != "simpleSystemBase" for base in bases):
+        killed = reap_leaked(before)
+        if killed:
+            warnings.warn("actor-system processes survived shutdown and were killed: %r" % killed)
 
 
 @pytest.fixture(params=BASES)

@@ -7,7 +7,6 @@ which ``@requireCapability`` places on the member; an external ``traced_ask`` to
 yield one trace: ask -> LeaderFront (leader) -> MemberWorker (member) -> LeaderFront (leader) -> reply.
 """
 import os
-import signal
 import time
 
 import pytest
@@ -17,50 +16,10 @@ from thespian_trace import traced_ask
 from thespian_trace.testing import assert_chain, assert_single_trace, format_tree, spans_named
 
 import convention_actors as ca
-from conftest import free_port
+from conftest import forked_processes, free_port, reap_leaked
 
 TIMEOUT = 10
 CONVENTION_TIMEOUT = 15.0
-
-
-def _proc_stat(pid):
-    """(state, ppid, session id) of a process, or None if it is gone."""
-    try:
-        with open("/proc/%s/stat" % pid) as f:
-            stat = f.read()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(")") + 2:].split()
-    return fields[0], int(fields[1]), int(fields[3])
-
-
-def _cmdline(pid):
-    try:
-        with open("/proc/%s/cmdline" % pid, "rb") as f:
-            return f.read()
-    except OSError:
-        return None
-
-
-def forked_processes():
-    """Live processes forked from this one without exec (same command line), in another session.
-
-    Thespian's multiprocTCPBase Admin calls ``setsid`` and forks again (multiprocCommon.py), so it is
-    re-parented away from this process: it is recognised by its command line (a fork of ours) and by
-    living in a session of its own.
-    """
-    me = os.getpid()
-    mine, my_sid = _cmdline(me), _proc_stat(me)[2]
-    out = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        st = _proc_stat(entry)
-        if st is None or st[0] == "Z" or st[2] == my_sid:
-            continue
-        if _cmdline(entry) == mine:
-            out.add(int(entry))
-    return out
 
 
 @pytest.fixture
@@ -72,19 +31,9 @@ def no_leaked_processes():
     """
     before = forked_processes()
     yield
-    deadline = time.monotonic() + 10
-    leaked = []
-    while time.monotonic() < deadline:
-        leaked = sorted(forked_processes() - before)
-        if not leaked:
-            return
-        time.sleep(0.2)
-    for pid in leaked:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    pytest.fail("processes left behind after the actor systems shut down (killed): %r" % leaked)
+    leaked = reap_leaked(before)
+    if leaked:
+        pytest.fail("processes left behind after the actor systems shut down (killed): %r" % leaked)
 
 
 def start_in_env(make_system, name, capabilities):
