@@ -212,3 +212,16 @@ def make_system():
 @pytest.fixture(params=BASES)
 def base(request):
     return request.param
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_process_outlives_the_session():
+    """Last line of defence: no actor-system process forked by this test session outlives it.
+
+    A leftover would also hold the session's stdout open and stall whoever reads it (CI).
+    """
+    before = forked_processes()
+    yield
+    killed = reap_leaked(before, grace=5.0)
+    if killed:
+        sys.stderr.write("conftest: killed actor-system processes left behind by the tests: %r\n" % killed)
