@@ -36,7 +36,7 @@ from thespian_trace.testing import (OTLPReceiver, SpanRecord, assert_chain,  # n
                                     assert_single_trace, configure_otlp_export, force_flush,
                                     format_tree)
 
-import convention_actors as ca  # noqa: E402
+import convention_demo_actors as ca  # noqa: E402
 
 LOG_DEFS = {"version": 1, "disable_existing_loggers": False,
             "handlers": {"null": {"class": "logging.NullHandler"}},
