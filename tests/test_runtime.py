@@ -162,3 +162,62 @@ def test_exited_children_are_forgotten_and_handlers_still_see_child_actor_exited
     asys = make_system(base)
     parent = asys.createActor(ta.Parent)
     assert asys.ask(parent, "go", TIMEOUT) == ("exited", True, 2)
+
+
+def test_control_message_inside_a_fanout_marker_is_consumed_not_handled(base, make_system, spans):
+    from thespian_trace import SetTraceMode, TraceModeChanged
+    asys = make_system(base)
+    rec = asys.createActor(ta.Recorder)
+    asys.tell(rec, Envelope(SetTraceMode("on"), None, 5))     # as traced_fanout would send it
+    reply = asys.listen(TIMEOUT)
+    assert isinstance(reply, TraceModeChanged) and reply.mode == "on"
+    assert asys.ask(rec, "report", TIMEOUT) == []
+
+
+def test_plain_actor_subclass_chain_keeps_the_trace_without_the_hook(make_system, spans):
+    """With the hook off, only the outermost receiveMessage wrapper normalizes; super() keeps the span."""
+    from thespian_trace import hook
+    hook.uninstall()
+    try:
+        asys = make_system("simpleSystemBase")
+        addr = asys.createActor(ta.ChainChild)
+        reply = traced_ask(asys, addr, ta.Ping(4), TIMEOUT)
+    finally:
+        hook.install()
+    assert isinstance(reply, ta.Pong) and reply.seen == ["base", True]
+    got = spans.wait(lambda s: spans_named(s, "process ChainChild") or None)
+    assert len(spans_named(got, "process ChainChild")) == 1
+
+
+def test_unsampled_recording_root_of_traced_ask_is_ended(make_system, spans):
+    from opentelemetry.sdk.trace import SpanProcessor
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+
+    class RecordOnly(Sampler):
+        def should_sample(self, *args, **kwargs):
+            return SamplingResult(Decision.RECORD_ONLY)
+
+        def get_description(self):
+            return "RecordOnly"
+
+    class Open(SpanProcessor):
+        def __init__(self):
+            self.open = set()
+            self.active = True
+
+        def on_start(self, span, parent_context=None):
+            if self.active:
+                self.open.add(span.context.span_id)
+
+        def on_end(self, span):
+            self.open.discard(span.context.span_id)
+
+    tracker = Open()
+    trace.get_tracer_provider().add_span_processor(tracker)
+    try:
+        spans.tracing.set_sampler(RecordOnly())
+        asys = make_system("simpleSystemBase")
+        assert isinstance(traced_ask(asys, asys.createActor(ta.Front), ta.Ping(1), TIMEOUT), ta.Pong)
+        assert tracker.open == set(), "spans started but never ended"
+    finally:
+        tracker.active = False

@@ -196,3 +196,19 @@ class Parent(TracedActor):
 
     def receiveMsg_ChildActorExited(self, msg, sender):
         self.send(self.asker, ("exited", msg.childAddress == self.kids[0], len(self._tt_children)))
+
+
+class ChainBase(TracedPlainActor):
+    """A plain-actor base class whose subclass calls super().receiveMessage()."""
+
+    def receiveMessage(self, msg, sender):
+        if isinstance(msg, Ping):
+            sc = trace.get_current_span().get_span_context()
+            self.traced_send(sender, Pong(msg.n, ["base", bool(sc.trace_flags.sampled)]))
+
+
+class ChainChild(ChainBase):
+    def receiveMessage(self, msg, sender):
+        sc = trace.get_current_span().get_span_context()
+        self.child_saw_sampled = bool(sc.trace_flags.sampled)
+        return super().receiveMessage(msg, sender)

@@ -195,7 +195,9 @@ class TracedPlainActor(TracedActorMixin, Actor):
             return
 
         def receiveMessage(self, message, sender):
-            if _HOOKED and not self.start_traces:
+            # Only the outermost wrapper normalizes: a subclass calling super().receiveMessage()
+            # reaches this one with the message already handled.
+            if (_HOOKED and not self.start_traces) or type(self).receiveMessage is not receiveMessage:
                 return user_receive(self, message, sender)
             return self._tt_receive(message, sender, user_receive)
 

@@ -14,6 +14,8 @@ Environment variables (see README, "Configuration"):
   THESPIAN_TRACE_FANOUT_SEED         integer seed for fanout choices   (default random)
   THESPIAN_TRACE_HOOK                0 to not install the receive hook (default 1)
   THESPIAN_TRACE_MAX_CARRIER_BYTES   larger carriers are dropped       (default 8704)
+  THESPIAN_TRACE_AUTOCONFIGURE       otlp: install an SDK provider from OTEL_* variables
+                                     when none is set (autoconfig.py)  (default off)
 """
 from __future__ import annotations
 

@@ -28,7 +28,9 @@ def _external_call(operation: str, msg: Any, do: Any) -> Any:
                     semconv.MESSAGING_OPERATION_NAME: operation,
                     semconv.MESSAGE_TYPE: type_name})
     if not span.get_span_context().trace_flags.sampled and not settings.propagate_unsampled:
-        # An unsampled root has nothing to record or propagate: skip making it current.
+        # An unsampled root has nothing to propagate: skip making it current (but end it: a
+        # RECORD_ONLY sampler records unsampled spans, and every span must end).
+        span.end()
         return do(msg)
     token = attach(trace.set_span_in_context(span))
     try:

@@ -34,8 +34,7 @@ from . import receive as _receive
 from ._tracing import flush, received_bare
 from .config import settings
 from .envelope import Envelope
-from .receive import (SPECIAL_TYPES, _EMPTY, _run_under, deliver, get_current, is_fanout,
-                      run_without_roots, unwrap_reply)
+from .receive import SPECIAL_TYPES, _EMPTY, _run_under, deliver, get_current, unwrap_reply
 from ._tracing import received_enveloped
 
 __all__ = ["install", "uninstall", "installed", "SUPPORTED_THESPIAN"]
@@ -108,7 +107,8 @@ def install() -> bool:
                 # ask/tell/listen below clear the caller's context, this covers other entry points.
                 return _run_under(_EMPTY, lambda: base_receive(actorInst, msg, sender))
             return base_receive(actorInst, msg, sender)
-        if t is Envelope and msg.carrier is None and not get_current():
+        if (t is Envelope and msg.carrier is None and not get_current()
+                and type(msg.message) not in special):
             # The common fanout case: a carrier-less marker for a recipient that was not kept.
             cls = type(actorInst)
             try:

@@ -1,7 +1,8 @@
 """The receive side: normalize every incoming message and run its handler in the right trace context.
 
-``deliver`` is the one code path. It is called by the process-wide hook (``hook.py``) below the actor
-class, so Thespian's class decorators and not-yet-migrated actors see unwrapped messages too, and by
+``deliver`` is the one code path for messages that need more than a plain delivery (``SPECIAL_TYPES``;
+the hook delivers bare messages and plain fanout markers itself). It is called by the process-wide
+hook (``hook.py``) below the actor class, so Thespian's class decorators and not-yet-migrated actors see unwrapped messages too, and by
 ``TracedActor.receiveMessage`` itself when the hook is not installed.
 
 For each delivery:
@@ -14,7 +15,8 @@ For each delivery:
     exists: ``simpleSystemBase`` runs actors synchronously on the thread that called ``tell``/``ask``,
     so the caller's span would otherwise leak into every actor (Thespian 4.0.1, simpleSystemBase.py,
     ``_runSingleSend``);
-  * a fanout delivery runs under a context marked "no root", so its recipient never starts a trace.
+  * a fanout delivery without a trace to continue runs with the "no root" flag set (or, under an
+    ambient context, a context marked "no root"), so its recipient never starts a trace.
 """
 from __future__ import annotations
 
@@ -91,7 +93,9 @@ def _unwrap(msg: Any) -> Tuple[Any, Optional[Envelope], str]:
     attr, kind = container
     env = getattr(msg, attr, None)
     if type(env) is Envelope:
-        setattr(msg, attr, env.message)  # a fresh container object per delivery: safe to mutate
+        # A container is never shared between recipients, so it is safe to mutate; a retry of the same
+        # container on simpleSystemBase then arrives already unwrapped and runs without a span.
+        setattr(msg, attr, env.message)
         return msg, env, kind
     return msg, None, kind
 
@@ -221,14 +225,14 @@ def _handle_control(inst: Any, msg: Any, sender: Any) -> None:
         return
     previous = settings.mode
     error = None
-    try:
-        set_mode(msg.mode)
+    try:  # a peer's object: tolerate missing fields (older/newer builds)
+        set_mode(getattr(msg, "mode", None))
     except ValueError as exc:
         error = str(exc)
     send = getattr(inst, "send", None)
     if send is None:
         return
-    if msg.recursive and error is None:
+    if getattr(msg, "recursive", True) and error is None:
         for child in list(getattr(inst, "_tt_children", ())):
             try:
                 send(child, msg)
@@ -329,5 +333,8 @@ def is_fanout(env: Envelope) -> bool:
 
 
 def may_start_root(inst: Any) -> bool:
-    """Should a bare message to ``inst`` start a root trace now? (class allows it, mode on, no context)."""
+    """May a bare message start a root trace now (mode on, not a fanout delivery, no context)?
+
+    The caller has already checked that ``inst``'s class allows roots (``start_traces``).
+    """
     return settings.mode is ON and not _no_root and not get_current()
