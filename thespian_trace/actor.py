@@ -36,6 +36,11 @@ def _envelope_for_send(msg: Any) -> Any:
     ctx = _get_current()
     if not ctx:  # no context at all: the common unsampled case in an actor process
         return msg
+    return _wrap(ctx, msg)
+
+
+def _wrap(ctx: Any, msg: Any) -> Any:
+    """``msg`` in an Envelope carrying ``ctx`` when that context must travel (mode on, non-empty ctx)."""
     span_context = trace.get_current_span(ctx).get_span_context()
     if span_context.trace_flags.sampled or (settings.propagate_unsampled and span_context.is_valid):
         if isinstance(msg, (Envelope, ActorSystemMessage)):
@@ -61,11 +66,13 @@ class TracedActorMixin:
         """
         # Hot path: outside mode "on", or with no context at all (the usual unsampled case in an
         # actor process), this is one attribute read and one ContextVar read on top of ``send``.
-        if settings.mode is ON and _get_current():
-            if settings.producer_spans:
-                self._tt_send_with_producer_span(target, msg)
-                return
-            msg = _envelope_for_send(msg)
+        if settings.mode is ON:
+            ctx = _get_current()
+            if ctx:
+                if settings.producer_spans:
+                    self._tt_send_with_producer_span(target, msg)
+                    return
+                msg = _wrap(ctx, msg)
         self.send(target, msg)
 
     def _tt_send_with_producer_span(self, target: Any, msg: Any) -> None:
