@@ -1,9 +1,12 @@
-"""Every command the README shows is exercised: by a test named here, by CI, or by `make demo`.
+"""Every command the documentation shows is exercised: by a test named here, by CI, or by `make demo`.
 
-A new command in the README without an entry below fails this test, so the README cannot promise
-something nothing runs.
+The documentation is README.md (the front page) and every docs/*.md page. A new command in any of them
+without an entry below fails this test, so the documentation cannot promise something nothing runs.
+Every relative link between those pages must point to a file that exists and, with `#anchor`, to a
+heading that exists in it, so moving text between pages cannot leave a dead link behind.
 """
 import ast
+import glob
 import os
 import re
 import subprocess
@@ -13,7 +16,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# README command (regex on the command line) -> the test that runs it (file::function).
+# Documentation command (regex on the command line) -> the test that runs it (file::function).
 COVERED = [
     (r"^make demo\b", "tests/test_readme.py::test_make_demo_command_runs_the_default_demo"),
     (r"^make test\b", "tests/test_readme.py::test_ci_runs_make_test"),
@@ -40,10 +43,21 @@ COVERED = [
 ]
 
 
-def _readme_commands():
-    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+def _doc_files():
+    """README.md and every docs/*.md page, as paths relative to the repository root."""
+    pages = sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "docs", "*.md")))
+    return ["README.md"] + pages
+
+
+def _read(rel):
+    with open(os.path.join(ROOT, rel), encoding="utf-8") as f:
+        return f.read()
+
+
+def _doc_commands(rel):
+    """The command lines shown in `sh` blocks and the `$ ` lines of `console` blocks of one page."""
     commands = []
-    for block in re.finditer(r"```(sh|console)\n(.*?)```", text, re.S):
+    for block in re.finditer(r"```(sh|console)\n(.*?)```", _read(rel), re.S):
         for line in block.group(2).splitlines():
             line = line.strip()
             if not line or (block.group(1) == "console" and not line.startswith("$ ")):
@@ -52,19 +66,54 @@ def _readme_commands():
     return commands
 
 
+def _prose(text):
+    """The text outside fenced code blocks, with inline code spans blanked."""
+    text = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    return re.sub(r"`[^`\n]*`", "``", text)
+
+
+def _anchors(text):
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to dashes, -1, -2 for repeats."""
+    seen, anchors = {}, set()
+    for heading in re.findall(r"^#{1,6} +(.+?) *#*$", re.sub(r"^```.*?^```", "", text, flags=re.S | re.M),
+                              re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        anchors.add(slug if count == 0 else "%s-%d" % (slug, count))
+    return anchors
+
+
 def _test_exists(ref):
     path, func = ref.split("::")
     tree = ast.parse(open(os.path.join(ROOT, path), encoding="utf-8").read())
     return any(isinstance(n, ast.FunctionDef) and n.name == func for n in tree.body)
 
 
-def test_every_readme_command_is_exercised_by_a_named_test():
-    commands = _readme_commands()
+def test_every_documented_command_is_exercised_by_a_named_test():
+    pages = _doc_files()
+    assert "docs/cli.md" in pages and "docs/configuration.md" in pages, pages
+    commands = [(rel, c) for rel in pages for c in _doc_commands(rel)]
     assert len(commands) >= 10, commands
-    uncovered = [c for c in commands if not any(re.search(p, c) for p, _ in COVERED)]
-    assert not uncovered, "README commands no test exercises: %s" % uncovered
+    uncovered = ["%s: %s" % (rel, c) for rel, c in commands if not any(re.search(p, c) for p, _ in COVERED)]
+    assert not uncovered, "documented commands no test exercises: %s" % uncovered
     missing = sorted({ref for _, ref in COVERED if not _test_exists(ref)})
     assert not missing, "tests named in COVERED do not exist: %s" % missing
+
+
+def test_links_between_documentation_pages_resolve():
+    broken = []
+    for rel in _doc_files():
+        for target in re.findall(r"\]\(([^)\s]+)\)", _prose(_read(rel))):
+            if re.match(r"[a-z]+:", target):
+                continue  # http(s), mailto: not checked here
+            path, _, anchor = target.partition("#")
+            dest = os.path.normpath(os.path.join(os.path.dirname(rel), path)) if path else rel
+            if dest.startswith("..") or not os.path.exists(os.path.join(ROOT, dest)):
+                broken.append("%s: %s (no such file)" % (rel, target))
+            elif anchor and (not dest.endswith(".md") or anchor not in _anchors(_read(dest))):
+                broken.append("%s: %s (no such heading in %s)" % (rel, target, dest))
+    assert not broken, "broken documentation links: %s" % broken
 
 
 def test_ci_runs_make_test():
