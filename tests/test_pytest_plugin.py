@@ -125,8 +125,6 @@ def test_thespian_spans_holds_the_spans_of_its_test_only(tmp_path):
             assert thespian_spans.assert_single_trace() == ask.trace_id
             assert len(thespian_spans.build_trees()) == 1
             assert "process Echo [CONSUMER]" in thespian_spans.format_tree()
-            thespian_spans.clear()
-            assert thespian_spans.records() == []
 
 
         def test_2_spans_of_an_earlier_test_are_gone(thespian_spans):
@@ -141,6 +139,8 @@ def test_thespian_spans_holds_the_spans_of_its_test_only(tmp_path):
             assert thespian_spans.records() == []
             ask_once()
             assert len(thespian_spans.records()) == 2
+            thespian_spans.clear()
+            assert thespian_spans.records() == []
     """})
     assert res.returncode == 0, res.stdout + res.stderr
     assert "4 passed" in res.stdout, res.stdout
