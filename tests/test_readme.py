@@ -116,6 +116,20 @@ def test_links_between_documentation_pages_resolve():
     assert not broken, "broken documentation links: %s" % broken
 
 
+def test_testing_page_example_passes_in_a_project_without_conftest(tmp_path):
+    """docs/testing.md's complete example, run as written: every ```python block that starts with a
+    `# test_*.py` line is that file of a throwaway project, run by pytest with the installed plugin."""
+    from test_pytest_plugin import run_project
+
+    blocks = re.findall(r"```python\n(# (test_\w+\.py)\n.*?)```", _read("docs/testing.md"), re.S)
+    assert blocks, "docs/testing.md lost its complete example"
+    tests = sum(len(re.findall(r"^def test_", body, re.M)) for body, _ in blocks)
+    assert tests >= 2, blocks
+    res = run_project(tmp_path, {name: body for body, name in blocks})
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "%d passed" % tests in res.stdout, res.stdout
+
+
 def test_ci_runs_make_test():
     script = open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read()
     assert re.search(r"^make test$", script, re.M)
