@@ -30,7 +30,7 @@ COVERED = [
     (r"^thespian-trace codemod --diff ", "tests/test_codemod_cli.py::test_diff_mode_writes_nothing"),
     (r"^thespian-trace codemod --check ", "tests/test_codemod_cli.py::test_check_mode_exit_codes"),
     (r"^thespian-trace codemod src/", "tests/test_codemod_cli.py::test_check_mode_exit_codes"),
-    (r"^python -m libcst\.tool codemod rewrite\.TraceSendsCommand ",
+    (r"^python -m libcst\.tool codemod --no-format rewrite\.TraceSendsCommand ",
      "tests/test_codemod_cli.py::test_libcst_tool_invocation"),
     (r"^\.venv/bin/python examples/legacy_walkthrough\.py",
      "tests/test_legacy_walkthrough.py::test_walkthrough_migrates_the_legacy_app_and_it_emits_connected_traces"),
