@@ -130,6 +130,26 @@ def test_testing_page_example_passes_in_a_project_without_conftest(tmp_path):
     assert "%d passed" % tests in res.stdout, res.stdout
 
 
+def test_tests_the_documentation_cites_exist():
+    """A guarantee backed by a named test (failure-modes.md, testing.md...) names a test that exists."""
+    defined = set()
+    for path in glob.glob(os.path.join(ROOT, "tests", "*.py")):
+        with open(path, encoding="utf-8") as f:
+            defined.update(re.findall(r"^def (test_\w+)", f.read(), re.M))
+    files = {os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(ROOT, "tests", "*.py"))}
+    cited, missing = set(), []
+    for rel in _doc_files():
+        prose = re.sub(r"^```.*?^```", "", _read(rel), flags=re.S | re.M)
+        for code in re.findall(r"`([^`\n]+)`", prose):
+            for name in re.findall(r"\b(test_\w+)", code):
+                if name not in files:
+                    cited.add(name)
+                    if name not in defined:
+                        missing.append("%s: %s" % (rel, name))
+    assert len(cited) >= 10, cited
+    assert not missing, "the documentation cites tests that do not exist: %s" % missing
+
+
 def test_ci_runs_make_test():
     script = open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read()
     assert re.search(r"^make test$", script, re.M)
