@@ -16,6 +16,14 @@ message to an actor instance instead:
   * ``ActorSystem.ask``/``listen`` return replies unwrapped, so untraced external callers are safe
     when an actor replies with ``traced_send``.
 
+Context hygiene (every delivery runs under the carrier's context or an empty one, never an inherited
+one): the multi-process bases fork an actor from inside its creator's handler (``createActor``), so
+the child would start with the creator's span current and keep it for its ``__init__`` and every bare
+message; the child's entry point (``startChild``) is wrapped to start under an empty context, and
+bare deliveries clear any context a handler left attached. On ``simpleSystemBase`` an actor's
+``__init__`` runs inside its creator's ``createActor`` call, so actor creation runs under an empty
+context too.
+
 It also makes actors that were not migrated yet Envelope-safe during a rollout, which is why the
 rollout order is: install the library (mode ``receive``) everywhere first, then turn sending ``on``.
 Guarded by Thespian version and by the presence of each patched attribute; when a guard fails the hook
@@ -23,8 +31,9 @@ stays out and ``TracedActor`` normalizes in its own ``receiveMessage`` (decorato
 """
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from opentelemetry.context import attach as _attach, detach as _detach
 from thespian.actors import ActorExitRequest, ActorSystem
@@ -76,6 +85,7 @@ def install() -> bool:
                     ".".join(map(str, ver)) or "?", SUPPORTED_THESPIAN)
         return False
     try:
+        from thespian.system import multiprocCommon as mpc
         from thespian.system import simpleSystemBase as ssb
         from thespian.system.actorManager import ActorManager
         from thespian.system.transport import ReceiveEnvelope
@@ -84,6 +94,8 @@ def install() -> bool:
         return False
     if (not callable(getattr(ssb, "actor_base_receive", None))
             or "_handleOneMessage" not in ActorManager.__dict__
+            or not callable(getattr(ssb.ActorSystemBase, "_newRefAndActor", None))
+            or not callable(getattr(mpc, "startChild", None))
             or "_message" not in ReceiveEnvelope(None, None).__dict__):
         log.warning("thespian-trace: Thespian internals differ from what the receive hook expects; "
                     "falling back to normalization inside TracedActor only")
@@ -146,6 +158,8 @@ def install() -> bool:
                 received_bare[cls] += 1
             except KeyError:
                 received_bare[cls] = 1
+        if get_current():  # a context some handler left attached: never hand it to the next message
+            return _run_under(_EMPTY, lambda: handle_one(self, envelope))
         return handle_one(self, envelope)
 
     # simpleSystemBase delivers every message synchronously inside tell/ask/listen, on the caller's
@@ -172,6 +186,14 @@ def install() -> bool:
         finally:
             _detach(token)
 
+    new_ref_and_actor = ssb.ActorSystemBase._newRefAndActor
+
+    def _newRefAndActor(self, *args, **kwargs):
+        # The new actor's __init__ runs here, inside its creator's handler or the caller's span.
+        if get_current():
+            return _run_under(_EMPTY, lambda: new_ref_and_actor(self, *args, **kwargs))
+        return new_ref_and_actor(self, *args, **kwargs)
+
     orig_ask = ActorSystem.ask
     orig_tell = ActorSystem.tell
     orig_listen = ActorSystem.listen
@@ -180,10 +202,28 @@ def install() -> bool:
     _patch(ActorSystem, "ask", ask)
     _patch(ActorSystem, "tell", tell)
     _patch(ActorSystem, "listen", listen)
+    _patch(ssb.ActorSystemBase, "_newRefAndActor", _newRefAndActor)
+    _patch(mpc, "startChild", _starting_empty(mpc.startChild))
     _install_troupe_patch()
     _state["installed"] = True
     _actor._HOOKED = True
     return True
+
+
+def _starting_empty(entry: Callable[..., Any]) -> Callable[..., Any]:
+    """``entry`` (the target of a forked actor process) run under an empty context.
+
+    A forked process starts with the context of the thread that forked it: the creator's handler span.
+    Only the OpenTelemetry context is reset (other context variables are the application's business).
+    ``functools.wraps`` keeps the name, so a ``spawn`` start method still pickles the target by
+    reference (and the spawned process, which starts empty anyway, loads Thespian's original).
+    """
+    @functools.wraps(entry)
+    def start(*args: Any, **kwargs: Any) -> Any:
+        _attach(_EMPTY)  # never detached: the process ends with this call
+        return entry(*args, **kwargs)
+
+    return start
 
 
 def _install_troupe_patch() -> None:
