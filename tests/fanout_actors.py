@@ -87,6 +87,9 @@ class Broadcaster(TracedActor):
         if self.expected == 0:
             self._report()
 
+    def receiveMsg_Grow(self, msg, sender):
+        self.send(sender, [self.createActor(msg.cls) for _ in range(msg.n)])
+
     def receiveMsg_Ack(self, msg, sender):
         self.acks.append(msg)
         if len(self.acks) == self.expected:
@@ -94,6 +97,14 @@ class Broadcaster(TracedActor):
 
     def _report(self):
         self.send(self.asker, Report(self.kept, self.sent, id(self.sent), self.acks, self.trace_id))
+
+
+class Grow:
+    """Ask a Broadcaster to create ``n`` recipients of ``cls`` as its own children (one actor tree)."""
+
+    def __init__(self, cls, n):
+        self.cls = cls
+        self.n = n
 
 
 class RootBroadcaster(Broadcaster):

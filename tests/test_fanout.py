@@ -173,3 +173,80 @@ def test_fanout_across_processes_exports_the_exact_number_of_recipient_spans(spa
     assert_single_trace(mine)
     assert len(mine) == 3 + 3   # ask, Broadcaster, fanout, 3 recipients
     assert not [r for r in got if r.trace_id != producer.trace_id], "no other trace (no roots)"
+
+
+@pytest.mark.parametrize("base", ["simpleSystemBase", "multiprocTCPBase"])
+@pytest.mark.parametrize("how", ["unsampled-broadcaster", "keep-0"])
+def test_one_recipient_fanout_never_starts_a_root(spans, make_system, base, how):
+    """Issue 16 item 8: a fanout to ONE recipient sends a marker with n = 1; it is a fanout all the same."""
+    if how == "unsampled-broadcaster":   # before the system forks, so actor processes inherit it
+        spans.tracing.set_sampler(DropNamed("process RootBroadcaster"))
+    asys = make_system(base)
+    if how == "unsampled-broadcaster":
+        report = _run(asys, fa.RootMember, 1, broadcaster_cls=fa.RootBroadcaster, traced=False)
+    else:
+        report = _run(asys, fa.RootMember, 1, keep=0)
+    assert report.kept == 0
+    (ack,) = report.acks
+    assert not ack.is_envelope and ack.message == report.sent
+    assert ack.span_id is None, "the recipient of a one-recipient fanout started a root"
+    got = spans.settle()
+    assert spans_named(got, "process RootMember") == []
+
+
+def test_an_enveloped_message_without_a_sampled_carrier_starts_no_root(spans, make_system):
+    """Roots start on bare messages only: an Envelope means the sender was tracing (here: not sampled)."""
+    from thespian_trace import Envelope
+    asys = make_system("simpleSystemBase")
+    member = asys.createActor(fa.RootMember)
+    unsampled = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-02"
+    for carrier in ({"traceparent": unsampled}, {"traceparent": "garbage"}, None):
+        asys.tell(member, Envelope(fa.Announcement("hello", 7), carrier))
+    assert spans_named(spans.local(), "process RootMember") == []
+    assert stats()["roots_started"] == 0
+    asys.tell(member, fa.Announcement("hello", 7))       # control: a bare one does start a root
+    assert len(spans_named(spans.local(), "process RootMember")) == 1
+
+
+def _grown(asys, n):
+    broadcaster = asys.createActor(fa.Broadcaster)
+    members = asys.ask(broadcaster, fa.Grow(fa.RootMember, n), TIMEOUT)
+    assert len(members) == n
+    return broadcaster, members
+
+
+def _fanout_roots(spans, asys, broadcaster, members):
+    report = asys.ask(broadcaster, fa.Fanout(members, "hello"), TIMEOUT)      # untraced caller
+    assert isinstance(report, fa.Report) and len(report.acks) == len(members)
+    assert all(not a.is_envelope and a.message == report.sent for a in report.acks)
+    return report, spans.settle()
+
+
+def test_rollout_flipping_the_tree_from_its_top_never_lets_fanout_recipients_start_roots(
+        spans, make_system):
+    """Issue 16 item 8, the safe order: SetTraceMode("on") to the top of a tree flips the fanout sender
+    before the message reaches its recipients, so they never see a bare fanout while they are ``on``."""
+    from thespian_trace import RECEIVE, SetTraceMode, set_mode
+    set_mode(RECEIVE)                       # every process starts in receive (rollout step 1)
+    asys = make_system("multiprocTCPBase")
+    broadcaster, members = _grown(asys, 5)
+    set_mode("on")
+    assert asys.ask(broadcaster, SetTraceMode("on"), TIMEOUT).mode == "on"
+    report, got = _fanout_roots(spans, asys, broadcaster, members)
+    assert all(a.span_id is None for a in report.acks)
+    assert spans_named(got, "process RootMember") == []
+
+
+def test_rollout_window_a_receive_mode_sender_cannot_mark_its_fanout(spans, make_system):
+    """Issue 16 item 8, the window the docs describe: a sender still in ``receive`` must send bare (its
+    recipients might not have the library), so recipients already ``on`` whose class sets start_traces
+    each start a root, one per recipient (subject to their sampler). This pins the documented limit."""
+    from thespian_trace import RECEIVE, SetTraceMode, set_mode
+    set_mode(RECEIVE)
+    asys = make_system("multiprocTCPBase")
+    broadcaster, members = _grown(asys, 5)
+    for member in members:                  # recipients flipped before their sender: the wrong order
+        assert asys.ask(member, SetTraceMode("on"), TIMEOUT).mode == "on"
+    report, got = _fanout_roots(spans, asys, broadcaster, members)
+    assert all(a.span_id is not None for a in report.acks)
+    assert len([r for r in spans_named(got, "process RootMember") if r.parent_span_id is None]) == 5

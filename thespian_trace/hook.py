@@ -127,8 +127,7 @@ def install() -> bool:
                 received_enveloped[cls] += 1
             except KeyError:
                 received_enveloped[cls] = 1
-            n = msg.approximate_num_recipients
-            if type(n) is int and n > 1 and not _receive._no_root:  # inlined run_without_roots
+            if not _receive._no_root:  # inlined run_without_roots: a marker never starts a root
                 _receive._no_root = True
                 try:
                     return base_receive(actorInst, msg.message, sender)

@@ -15,8 +15,9 @@ For each delivery:
     exists: ``simpleSystemBase`` runs actors synchronously on the thread that called ``tell``/``ask``,
     so the caller's span would otherwise leak into every actor (Thespian 4.0.1, simpleSystemBase.py,
     ``_runSingleSend``);
-  * a fanout delivery without a trace to continue runs with the "no root" flag set (or, under an
-    ambient context, a context marked "no root"), so its recipient never starts a trace.
+  * an enveloped delivery without a trace to continue (a fanout marker of any size, an unsampled or
+    dropped carrier) runs with the "no root" flag set (or, under an ambient context, a context marked
+    "no root"), so its recipient never starts a trace: roots start only on bare messages.
 """
 from __future__ import annotations
 
@@ -281,11 +282,12 @@ def deliver(inst: Any, msg: Any, sender: Any, call: Callable[[Any, Any], Any],
     if carrier is not None and spans and settings.mode is not OFF:
         parent = extract_any(carrier) if settings.propagate_unsampled else extract_if_sampled(carrier)
     if parent is None:
+        # Enveloped but nothing to continue: a fanout marker (whatever its size, one recipient too),
+        # an unsampled carrier, or one that was dropped. The sender was tracing, so never a root here:
+        # roots start only on bare messages.
         if get_current():
-            return _run_under(NO_ROOT_CONTEXT if fanout else _EMPTY, lambda: call(inner, sender))
-        if fanout:
-            return run_without_roots(call, inner, sender)
-        return call(inner, sender)
+            return _run_under(NO_ROOT_CONTEXT, lambda: call(inner, sender))
+        return run_without_roots(call, inner, sender)
     if settings.propagate_unsampled and not trace.get_current_span(
             parent).get_span_context().trace_flags.sampled:
         # Standard (propagate-unsampled) mode: honour the upstream "not sampled" decision, no span.
@@ -327,7 +329,8 @@ def run_without_roots(call: Callable[[Any, Any], Any], msg: Any, sender: Any) ->
 
 
 def is_fanout(env: Envelope) -> bool:
-    """Did this Envelope arrive by fanout? (robust to whatever an odd sender put in the field)"""
+    """Did this Envelope arrive by a fanout to more than one recipient? (for the span's fanout size;
+    robust to whatever an odd sender put in the field)"""
     n = env.approximate_num_recipients
     return type(n) is int and n > 1
 
