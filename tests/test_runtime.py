@@ -221,3 +221,43 @@ def test_unsampled_recording_root_of_traced_ask_is_ended(make_system, spans):
         assert tracker.open == set(), "spans started but never ended"
     finally:
         tracker.active = False
+
+
+ROOT_WORKERS = [(ta.PlainRootWorker, "plain"), (ta.MixinRootWorker, "mixin"),
+                (ta.MixinDispatchRootWorker, "mixin-dispatch"),
+                (ta.TransientMixinRootWorker, "transient-mixin")]
+
+
+@pytest.mark.parametrize("worker,tag", ROOT_WORKERS, ids=[t for _, t in ROOT_WORKERS])
+def test_mixin_and_plain_actor_start_roots_alike(base, make_system, spans, worker, tag):
+    """Issue 16 item 10: TracedActorMixin on a plain Actor starts roots exactly like TracedPlainActor."""
+    asys = make_system(base)
+    addr = asys.createActor(worker)
+    reply = asys.ask(addr, ta.Ping(1), TIMEOUT)                 # bare, from an untraced caller
+    assert reply.seen == [tag, "Ping", True], reply.seen
+    want = "process " + worker.__name__
+    got = spans.wait(lambda s: spans_named(s, want) or None)
+    (root,) = spans_named(got, want)
+    assert root.parent_span_id is None
+
+
+WORKERS_WITHOUT_HOOK = [(ta.PlainWorker, "plain"), (ta.MixinWorker, "mixin"),
+                        (ta.MixinDispatchWorker, "mixin-dispatch"), (ta.Front, None)]
+
+
+@pytest.mark.parametrize("worker,tag", WORKERS_WITHOUT_HOOK, ids=[w.__name__ for w, _ in WORKERS_WITHOUT_HOOK])
+def test_mixin_and_plain_actor_normalize_alike_without_the_hook(make_system, spans, worker, tag):
+    """Issue 16 item 10: where the receive hook is not installed, the mixin normalizes too."""
+    from thespian_trace import hook
+    hook.uninstall()
+    try:
+        asys = make_system("simpleSystemBase")
+        addr = asys.createActor(worker)
+        reply = traced_ask(asys, addr, ta.Ping(2), TIMEOUT)
+    finally:
+        hook.install()
+    assert isinstance(reply, ta.Pong), reply
+    if tag is not None:
+        assert reply.seen == [tag, "Ping"]
+    got = spans.wait(lambda s: spans_named(s, "process " + worker.__name__) or None)
+    assert_single_trace(_trace_of(got, spans_named(got, "ask Ping")[-1].trace_id))

@@ -212,3 +212,53 @@ class ChainChild(ChainBase):
         sc = trace.get_current_span().get_span_context()
         self.child_saw_sampled = bool(sc.trace_flags.sampled)
         return super().receiveMessage(msg, sender)
+
+
+class MixinDispatchWorker(TracedActorMixin, ActorTypeDispatcher):
+    """The mixin on an ActorTypeDispatcher (handlers by type, no receiveMessage of its own)."""
+
+    def receiveMsg_Ping(self, msg, sender):
+        self.traced_send(sender, Pong(msg.n, ["mixin-dispatch", type(msg).__name__]))
+
+
+def _root_reply(tag, msg):
+    sc = trace.get_current_span().get_span_context()
+    return Pong(msg.n, [tag, type(msg).__name__, bool(sc.trace_flags.sampled)])
+
+
+class PlainRootWorker(TracedPlainActor):
+    """TracedPlainActor with start_traces: an entry point of its own."""
+
+    start_traces = True
+
+    def receiveMessage(self, msg, sender):
+        if isinstance(msg, Ping):
+            self.send(sender, _root_reply("plain", msg))
+
+
+class MixinRootWorker(TracedActorMixin, Actor):
+    """The mixin on a plain Actor with start_traces: must behave exactly like PlainRootWorker."""
+
+    start_traces = True
+
+    def receiveMessage(self, msg, sender):
+        if isinstance(msg, Ping):
+            self.send(sender, _root_reply("mixin", msg))
+
+
+class MixinDispatchRootWorker(TracedActorMixin, ActorTypeDispatcher):
+    start_traces = True
+
+    def receiveMsg_Ping(self, msg, sender):
+        self.send(sender, _root_reply("mixin-dispatch", msg))
+
+
+@transient(timedelta(seconds=3))
+class TransientMixinRootWorker(TracedActorMixin, Actor):
+    """A Thespian class decorator around the mixin: the decorator's receiveMessage calls ours."""
+
+    start_traces = True
+
+    def receiveMessage(self, msg, sender):
+        if isinstance(msg, Ping):
+            self.send(sender, _root_reply("transient-mixin", msg))

@@ -2,8 +2,10 @@
 
 ``TracedActor`` keeps ``ActorTypeDispatcher``'s semantics exactly (MRO walk over the actor's and the
 message's hierarchies, ``SUPER``, ``receiveUnrecognizedMessage``): handlers get the inner message and the
-real sender. ``TracedActorMixin`` gives the same sends to a plain ``Actor`` subclass that overrides
-``receiveMessage``; ``TracedPlainActor`` is that combination ready to subclass.
+real sender. ``TracedActorMixin`` gives any Thespian actor class the same sends and the same receive
+side (``start_traces`` roots, normalization where the receive hook is not installed) by wrapping the
+class's ``receiveMessage`` when the class is created; ``TracedPlainActor`` is the mixin on a plain
+``Actor``, ready to subclass.
 """
 from __future__ import annotations
 
@@ -49,14 +51,40 @@ def _wrap(ctx: Any, msg: Any) -> Any:
     return msg
 
 
+def _traced_receive(user_receive: Any) -> Any:
+    """``user_receive`` (a ``receiveMessage``) with the receive side of a traced actor in front of it."""
+
+    def receiveMessage(self, message, sender):
+        if _HOOKED and not self.start_traces:  # the hook normalized already: nothing to add
+            return user_receive(self, message, sender)
+        return self._tt_receive(message, sender, user_receive)
+
+    receiveMessage._tt_wrapped = True  # type: ignore[attr-defined]
+    receiveMessage.__wrapped__ = user_receive  # type: ignore[attr-defined]
+    receiveMessage.__doc__ = user_receive.__doc__
+    receiveMessage.__qualname__ = getattr(user_receive, "__qualname__", "receiveMessage")
+    return receiveMessage
+
+
 class TracedActorMixin:
-    """Traced sends for any Thespian actor class; receive-side handling for plain ``Actor`` subclasses.
+    """Traced sends and the traced receive side for any Thespian actor class.
+
+    Mixed into a plain ``Actor`` (or any actor class), the class's ``receiveMessage`` (its own, or the
+    one it inherits) is wrapped when the class is created, so it behaves exactly like ``TracedActor``
+    and ``TracedPlainActor``: handlers get the inner message and the real sender even where the receive
+    hook is not installed, and ``start_traces`` starts roots.
 
     ``start_traces``: may this actor start a root trace when a bare message arrives (the SDK sampler
-    still decides)? Never for a message that arrived by fanout.
+    still decides)? Never for an enveloped one (a fanout marker, an unsampled carrier).
     """
 
     start_traces = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        receive = getattr(cls, "receiveMessage", None)
+        if receive is not None and not getattr(receive, "_tt_wrapped", False):
+            cls.receiveMessage = _traced_receive(receive)
 
     def traced_send(self, target: Any, msg: Any) -> None:
         """``send`` that carries the current trace context when (and only when) it is sampled.
@@ -162,11 +190,23 @@ class TracedActorMixin:
         return address
 
     def _tt_receive(self, message: Any, sender: Any, dispatch) -> Any:
-        """Shared receive logic of TracedActor and TracedPlainActor (roots, fallback normalization)."""
-        if not _HOOKED:
-            return _receive.deliver(self, message, sender,
-                                    lambda m, s: self._tt_receive_normalized(m, s, dispatch))
-        return self._tt_receive_normalized(message, sender, dispatch)
+        """Shared receive logic of every traced actor class (roots, fallback normalization).
+
+        Only the outermost traced ``receiveMessage`` of a delivery does it: a subclass calling
+        ``super().receiveMessage()``, or a Thespian class decorator calling the one it replaced, reaches
+        an inner one with the message already handled (and its span current).
+        """
+        d = self.__dict__
+        if d.get("_tt_receiving"):
+            return dispatch(self, message, sender)
+        d["_tt_receiving"] = True
+        try:
+            if not _HOOKED:
+                return _receive.deliver(self, message, sender,
+                                        lambda m, s: self._tt_receive_normalized(m, s, dispatch))
+            return self._tt_receive_normalized(message, sender, dispatch)
+        finally:
+            d["_tt_receiving"] = False
 
     def _tt_receive_normalized(self, message: Any, sender: Any, dispatch) -> Any:
         if self.start_traces and _receive.may_start_root(self) and not isinstance(
@@ -187,28 +227,13 @@ class TracedActor(TracedActorMixin, ActorTypeDispatcher):
             return _dispatch(self, message, sender)
         return self._tt_receive(message, sender, _dispatch)
 
+    receiveMessage._tt_wrapped = True  # type: ignore[attr-defined]  # already the traced receive side
+
 
 class TracedPlainActor(TracedActorMixin, Actor):
     """Base for plain ``Actor`` subclasses that override ``receiveMessage``.
 
-    The subclass's ``receiveMessage`` is wrapped when the class is created, so it gets the inner message
-    and the real sender (and a root span when ``start_traces`` allows) exactly like TracedActor.
+    The subclass's ``receiveMessage`` is wrapped when the class is created (by ``TracedActorMixin``),
+    so it gets the inner message and the real sender (and a root span when ``start_traces`` allows)
+    exactly like TracedActor.
     """
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        user_receive = cls.__dict__.get("receiveMessage")
-        if user_receive is None or getattr(user_receive, "_tt_wrapped", False):
-            return
-
-        def receiveMessage(self, message, sender):
-            # Only the outermost wrapper normalizes: a subclass calling super().receiveMessage()
-            # reaches this one with the message already handled.
-            if (_HOOKED and not self.start_traces) or type(self).receiveMessage is not receiveMessage:
-                return user_receive(self, message, sender)
-            return self._tt_receive(message, sender, user_receive)
-
-        receiveMessage._tt_wrapped = True  # type: ignore[attr-defined]
-        receiveMessage.__wrapped__ = user_receive  # type: ignore[attr-defined]
-        receiveMessage.__doc__ = user_receive.__doc__
-        cls.receiveMessage = receiveMessage
