@@ -441,3 +441,65 @@ def test_thespian_multiproc_children_export_to_receiver(rx, tmp_path):
     spans = rx.wait_for(lambda s: spans_named(s, "Echo"), timeout=10)
     (echo,) = spans_named(spans, "Echo")
     assert echo.kind == "CONSUMER" and echo.scope == "rx.actors"
+
+
+# ------------------------------------------------------------------------------------------------
+# Unit tests that mock send
+
+
+class _Order:
+    def __init__(self, n):
+        self.n = n
+
+    def __eq__(self, other):
+        return type(other) is _Order and other.n == self.n
+
+
+def _order_desk():
+    from thespian_trace import TracedActor
+
+    class OrderDesk(TracedActor):
+        """Forwards an order to the kitchen and confirms to the client (the shape of a real handler)."""
+
+        def receiveMsg__Order(self, msg, sender):
+            self.traced_send("kitchen", msg)
+            self.send(sender, ("confirmed", msg.n))
+            self.traced_wakeup_after(5, ("check", msg.n))
+
+    return OrderDesk
+
+
+def test_a_mocked_send_sees_an_envelope_under_a_sampled_span_and_sent_messages_unwraps_it():
+    from unittest.mock import Mock
+
+    from thespian_trace import Envelope
+
+    desk = _order_desk()()
+    desk.send = Mock()
+    desk.wakeupAfter = Mock()
+    with InMemoryTracing() as tracing:
+        with tracing.tracer().start_as_current_span("request"):
+            desk.receiveMessage(_Order(7), "client")
+    first = desk.send.call_args_list[0][0][1]
+    assert type(first) is Envelope, "the reason the helper exists: a traced send is wrapped"
+    assert tt.sent_messages(desk.send) == [("kitchen", _Order(7)), ("client", ("confirmed", 7))]
+    assert tt.unwrap(desk.wakeupAfter.call_args[0][1]) == ("check", 7)
+
+    desk.send.reset_mock()
+    desk.receiveMessage(_Order(8), "client")         # no span: bare, the helper changes nothing
+    assert desk.send.call_args_list[0][0][1] == _Order(8)
+    assert tt.sent_messages(desk.send) == [("kitchen", _Order(8)), ("client", ("confirmed", 8))]
+
+
+def test_sent_messages_accepts_thespians_keyword_names_and_rejects_a_non_mock():
+    from unittest.mock import Mock
+
+    from thespian_trace import Envelope
+
+    send = Mock()
+    send(targetAddr="a", msg=Envelope("hi", {"traceparent": "x"}))
+    send("b", msg=Envelope(Envelope("nested", None, 3), None, 3))
+    assert tt.sent_messages(send) == [("a", "hi"), ("b", "nested")]
+    assert tt.unwrap(42) == 42
+    with pytest.raises(TypeError, match="mock that replaced send"):
+        tt.sent_messages(print)

@@ -18,6 +18,8 @@ Three pieces:
   fork, so children inherit it).
 * Trace-shape assertions: :func:`build_trees`, :func:`format_tree`, :func:`assert_single_trace`,
   :func:`assert_chain`, :func:`children_of`, :func:`spans_named`.
+* Unit tests that mock ``send``: :func:`sent_messages` and :func:`unwrap` (a mocked ``send`` receives an
+  ``Envelope`` whenever a sampled span is active, exactly what Thespian would have sent).
 
 Typical multi-process use::
 
@@ -57,6 +59,8 @@ __all__ = [
     "assert_chain",
     "children_of",
     "spans_named",
+    "unwrap",
+    "sent_messages",
     "otlp_receiver_fixture",
     "in_memory_tracing_fixture",
 ]
@@ -887,6 +891,47 @@ def children_of(records: Iterable[SpanRecord], record: SpanRecord) -> List[SpanR
 def spans_named(records: Iterable[SpanRecord], name: str) -> List[SpanRecord]:
     """Records with this exact name, sorted by start time."""
     return sorted((r for r in records if r.name == name), key=_sort_key)
+
+
+# --------------------------------------------------------------------------------------------------
+# Unit tests that mock ``send``
+
+
+def unwrap(message: Any) -> Any:
+    """What a handler would receive for ``message``: the inner message of an ``Envelope``, else as is.
+
+    ``traced_send``/``traced_fanout``/``traced_wakeup_after`` wrap the message in an ``Envelope`` when a
+    sampled span is active (a fanout marker also when not), so a test that mocks ``send`` or
+    ``wakeupAfter`` sees one then; unwrap before comparing.
+    """
+    from .envelope import Envelope
+
+    while type(message) is Envelope:
+        message = message.message
+    return message
+
+
+def sent_messages(send_mock: Any) -> List[Tuple[Any, Any]]:
+    """``(target, message)`` for every call a mocked ``send`` received, in order, Envelopes unwrapped.
+
+    ``send_mock`` is a ``unittest.mock.Mock`` (or anything with ``call_args_list``) that replaced an
+    actor's ``send``; arguments may be positional or Thespian's keyword names (``targetAddr``, ``msg``)::
+
+        actor.send = Mock()
+        actor.receiveMessage(Order(7), client)
+        assert sent_messages(actor.send) == [(client, Receipt(7))]
+    """
+    calls = getattr(send_mock, "call_args_list", None)
+    if calls is None:
+        raise TypeError("sent_messages() needs the mock that replaced send (got %r)" % (send_mock,))
+    out = []
+    for call in calls:
+        args, kwargs = call[0], call[1]
+        args = list(args) + [None] * (2 - len(args))
+        target = kwargs.get("targetAddr", args[0])
+        message = kwargs.get("msg", args[1])
+        out.append((target, unwrap(message)))
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
