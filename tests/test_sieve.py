@@ -1,6 +1,6 @@
 """The traceparent sieve: reads the sampled bit without a parse, agrees with the full W3C parse."""
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -178,3 +178,100 @@ def test_extract_if_sampled_returns_a_context_iff_the_full_parse_is_valid_and_sa
     assert (ctx is not None) == full_sampled(value), value
     if ctx is not None:
         assert trace.get_current_span(ctx).get_span_context() == full_parse(value)
+
+
+# ------------------------------------------------------------------------------------------------
+# A malformed but within-limit tracestate (issue 15 item 5): one log line per process, not per message
+
+MALFORMED_TRACESTATES = ["Upper=case", "k=v,=novalue", "k=v,bad key=1", "k=,x=1", "k=v=w", "x" * 300 + "=v"]
+
+
+@pytest.fixture
+def fresh_log_once():
+    from thespian_trace import _tracing
+    saved = set(_tracing._logged_once)
+    _tracing._logged_once.clear()
+    try:
+        yield
+    finally:
+        _tracing._logged_once.clear()
+        _tracing._logged_once.update(saved)
+
+
+@pytest.mark.parametrize("tracestate", MALFORMED_TRACESTATES)
+def test_malformed_tracestate_logs_once_per_process_and_the_trace_continues(
+        caplog, fresh_log_once, tracestate):
+    import logging
+    reset_stats()
+    with caplog.at_level(logging.DEBUG):
+        for _ in range(50):
+            ctx = extract_if_sampled({"traceparent": tp("01"), "tracestate": tracestate})
+            span_context = trace.get_current_span(ctx).get_span_context()
+            assert span_context.is_valid and span_context.trace_flags.sampled
+            assert len(span_context.trace_state) == 0   # what OpenTelemetry does with it too
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, [(r.name, r.getMessage()) for r in warnings]
+    assert warnings[0].name == "thespian_trace" and "malformed tracestate" in warnings[0].getMessage()
+    assert stats()["carriers_extracted"] == 50 and stats()["carriers_invalid"] == 50
+
+
+@pytest.mark.parametrize("tracestate", ["", "congo=t61rcWkgMzE", "rojo=00f067aa0ba902b7, congo=t61rcWkgMzE",
+                                        "a@b=1,,c=2 , ", "t1@vendor-x=a b", "k=" + "v" * 256])
+def test_well_formed_tracestate_is_kept_and_logs_nothing(caplog, fresh_log_once, tracestate):
+    import logging
+    with caplog.at_level(logging.DEBUG):
+        ctx = extract_if_sampled({"traceparent": tp("01"), "tracestate": tracestate})
+    got = trace.get_current_span(ctx).get_span_context().trace_state
+    want = trace.get_current_span(FULL.extract({"traceparent": tp("01"), "tracestate": tracestate},
+                                               context=Context())).get_span_context().trace_state
+    assert dict(got) == dict(want)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+_ts_keys = st.one_of(st.from_regex(r"[a-z0-9][a-z0-9_*/-]{0,4}(@[a-z][a-z0-9_*/-]{0,4})?", fullmatch=True),
+                     st.text(alphabet="abz09_-*/@A ", min_size=0, max_size=12))
+_ts_values = st.text(alphabet="az09 =,!~*@\x7f\t", min_size=0, max_size=8)
+_ts_members = st.one_of(st.builds(lambda k, v: k + "=" + v, _ts_keys, _ts_values),
+                        st.text(alphabet="abz09_-*/@=, \tAZ!~\x7f", max_size=12))
+
+
+@given(st.one_of(st.lists(_ts_members, max_size=5).map(",".join),
+                 st.text(alphabet="abz09_-*/@=, \tAZ!~\x7f", max_size=40)))
+@example("a@b*=1,c@d/-_9=2")            # every character class of the multi-tenant key form
+@example("0a@b=1")                     # a digit may start only the multi-tenant form
+@example("k=" + "v" * 256)              # the longest value
+@example("k=" + "v" * 257)
+@example("k=v ,  x=y\t")                # optional whitespace around members
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_tracestate_check_agrees_with_opentelemetry(value):
+    """Whatever the value, the trace state we keep equals what OpenTelemetry's parser keeps."""
+    import logging
+    logging.getLogger("opentelemetry").disabled = True
+    try:
+        want = trace.get_current_span(FULL.extract({"traceparent": tp("01"), "tracestate": value},
+                                                   context=Context())).get_span_context().trace_state
+    finally:
+        logging.getLogger("opentelemetry").disabled = False
+    ctx = extract_if_sampled({"traceparent": tp("01"), "tracestate": value})
+    assert dict(trace.get_current_span(ctx).get_span_context().trace_state) == dict(want)
+
+
+def test_malformed_tracestate_through_an_actor_logs_once(caplog, fresh_log_once, make_system, spans):
+    """The same through a real actor on simpleSystemBase: 30 traced messages, one warning."""
+    import logging
+    from thespian_trace import Envelope
+    import tt_actors as ta
+    asys = make_system("simpleSystemBase")
+    rec = asys.createActor(ta.Recorder)
+    root = logging.getLogger()
+    root.addHandler(caplog.handler)     # the system's logging set-up (dictConfig) replaced root's handlers
+    try:
+        with caplog.at_level(logging.DEBUG):
+            for i in range(30):
+                asys.tell(rec, Envelope(i, {"traceparent": tp("01"), "tracestate": "Bad=Key"}))
+            seen = asys.ask(rec, "report", 10)
+    finally:
+        root.removeHandler(caplog.handler)
+    assert [s for s in seen] == [(i, True) for i in range(30)]
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, [(r.name, r.getMessage()) for r in warnings]

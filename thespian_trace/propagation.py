@@ -9,6 +9,7 @@ Note the OpenTelemetry SDK also sets bit 1 (random trace id): sampled is often `
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, Mapping, Optional
 
 from opentelemetry import propagate, trace
@@ -43,6 +44,30 @@ def is_sampled_traceparent(traceparent: Any) -> bool:
 _FIELD_LIMITS = {"tracestate": (32, 512), "baggage": (180, 8192)}
 
 
+# W3C Trace Context, "tracestate" list members (the grammar OpenTelemetry's TraceState parser applies).
+_TRACESTATE_MEMBER = re.compile(
+    r"(?:[a-z][_0-9a-z\-\*/]{0,255}|[a-z0-9][_0-9a-z\-\*/]{0,240}@[a-z][_0-9a-z\-\*/]{0,13})"
+    r"=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]")
+_tracestate_verdicts: Dict[str, bool] = {}  # tracestates repeat (one per upstream trace): parse once
+
+
+def _tracestate_well_formed(value: str) -> bool:
+    """Does every list member of ``value`` follow the W3C grammar? (empty members are allowed)
+
+    OpenTelemetry's parser logs a warning for every malformed tracestate it meets, once per message;
+    checking first lets the receive path drop it with one log line per process instead (the result is
+    the same: OpenTelemetry discards the whole tracestate of a malformed header).
+    """
+    verdict = _tracestate_verdicts.get(value)
+    if verdict is None:
+        verdict = all(_TRACESTATE_MEMBER.fullmatch(member) is not None
+                      for member in (m.strip(" \t") for m in value.split(",")) if member)
+        if len(_tracestate_verdicts) >= 1024:
+            _tracestate_verdicts.clear()
+        _tracestate_verdicts[value] = verdict
+    return verdict
+
+
 def _utf8_len(value: str) -> int:
     """Length in bytes as the limits count them (UTF-8), cheap for the usual ASCII value."""
     return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
@@ -56,9 +81,10 @@ def _members(value: str) -> int:
 def _checked_carrier(carrier: Any) -> Optional[Mapping[str, str]]:
     """The carrier to extract from after shape and size checks, or None to drop it (never the message).
 
-    A ``tracestate`` or ``baggage`` beyond its W3C limits is removed (the trace itself still
-    continues); a carrier beyond ``max_carrier_bytes`` in total, not a mapping of strings, or raising
-    on access is dropped. Every drop is counted; each kind is logged once per process.
+    A ``tracestate`` or ``baggage`` beyond its W3C limits, or a malformed ``tracestate``, is removed
+    (the trace itself still continues); a carrier beyond ``max_carrier_bytes`` in total, not a mapping
+    of strings, or raising on access is dropped. Every drop is counted; each kind is logged once per
+    process.
     """
     if not isinstance(carrier, Mapping):
         counters.carriers_invalid += 1
@@ -67,6 +93,7 @@ def _checked_carrier(carrier: Any) -> Optional[Mapping[str, str]]:
         return None
     size = 0
     over = None
+    malformed = False
     try:
         items = list(carrier.items())
         for key, value in items:
@@ -80,6 +107,8 @@ def _checked_carrier(carrier: Any) -> Optional[Mapping[str, str]]:
             if limits is not None and (_utf8_len(value) > limits[1] or (
                     value.count(",") >= limits[0] and _members(value) > limits[0])):
                 over = (over or ()) + (key,)
+            elif key == "tracestate" and not _tracestate_well_formed(value):
+                malformed = True
     except Exception:
         counters.carriers_invalid += 1
         return None
@@ -94,6 +123,12 @@ def _checked_carrier(carrier: Any) -> Optional[Mapping[str, str]]:
         log_once("carrier-field-" + "-".join(over), "thespian-trace: removed %s beyond the W3C limits "
                  "from a trace carrier; the trace and the message continue. Logged once.",
                  " and ".join(over))
+    if malformed:
+        counters.carriers_invalid += 1
+        log_once("carrier-tracestate", "thespian-trace: removed a malformed tracestate (not W3C list "
+                 "members) from a trace carrier; the trace and the message continue. Logged once.")
+        over = (over or ()) + ("tracestate",)
+    if over:
         return {k: v for k, v in items if k not in over}
     return carrier
 
