@@ -207,7 +207,7 @@ def run_leader(args: argparse.Namespace) -> int:
         for rec in sorted(mine, key=lambda r: r.start_ns):
             print("  %-18s %-18s pid %-7s %s" % (rec.name, rec.resource.get("service.name"),
                                                 rec.attributes.get("demo.pid", "-"),
-                                                rec.attributes.get("thespian.actor.address", "")))
+                                                rec.attributes.get("messaging.thespian.actor.address", "")))
         print()
         ok = len(trace_ids) == 1
         if ok:

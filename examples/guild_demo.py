@@ -100,13 +100,13 @@ def _label(rec: SpanRecord) -> str:
     extra = []
     if "messaging.batch.message_count" in a:
         extra.append("N=%d kept=%s p=%.4g" % (a["messaging.batch.message_count"],
-                                             a.get("thespian.fanout.kept", "?"),
-                                             a.get("thespian.sampling.probability", 1.0)))
-    elif "thespian.sampling.probability" in a:
-        extra.append("kept with p=%.4g of %s" % (a["thespian.sampling.probability"],
-                                                 a.get("thespian.fanout.size", "?")))
-    elif "thespian.message.type" in a and rec.kind == "CONSUMER":
-        extra.append(a["thespian.message.type"])
+                                             a.get("messaging.thespian.fanout.kept", "?"),
+                                             a.get("messaging.thespian.sampling.probability", 1.0)))
+    elif "messaging.thespian.sampling.probability" in a:
+        extra.append("kept with p=%.4g of %s" % (a["messaging.thespian.sampling.probability"],
+                                                 a.get("messaging.thespian.fanout.size", "?")))
+    elif "messaging.thespian.message.type" in a and rec.kind == "CONSUMER":
+        extra.append(a["messaging.thespian.message.type"])
     if rec.status == "ERROR":
         extra.append("ERROR")
     return "%s [%s]%s" % (rec.name, rec.kind.lower(), (" " + ", ".join(extra)) if extra else "")
@@ -237,7 +237,7 @@ def _run(args, sessions: int, receiver: OTLPReceiver) -> int:
 
     handled = sessions * args.messages * 2 + args.messages  # deliveries + acks + chat messages
     fanouts = [r for r in spans if r.name.startswith("fanout ")]
-    kept = sum(int(r.attributes.get("thespian.fanout.kept", 0)) for r in fanouts)
+    kept = sum(int(r.attributes.get("messaging.thespian.fanout.kept", 0)) for r in fanouts)
     fanned = sum(int(r.attributes.get("messaging.batch.message_count", 0)) for r in fanouts)
     local = " (API process only)" if args.base != "simpleSystemBase" else ""
     rows = [

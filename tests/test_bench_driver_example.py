@@ -54,7 +54,7 @@ def test_bench_driver_makes_one_connected_trace_per_race(base, tmp_path):
         assert len(mine) == 2 + WORKERS * (3 + 2 * ROUNDS)
         # The workers were created inside the driver's RunRace handler: their work is in this trace.
         (run_race,) = [r for r in mine if r.name == "process Driver"
-                       and r.attributes.get("thespian.message.type") == "RunRace"]
+                       and r.attributes.get("messaging.thespian.message.type") == "RunRace"]
         assert run_race.parent_span_id == root.span_id
 
     for rec in spans:
@@ -70,10 +70,10 @@ def test_bench_driver_makes_one_connected_trace_per_race(base, tmp_path):
         assert parent.start_ns <= rec.start_ns and rec.end_ns <= parent.end_ns
         if "/item/" in _url(rec):
             assert parent.name == "process LoadWorker"
-            assert parent.attributes.get("thespian.delivery") == "wakeup"
+            assert parent.attributes.get("messaging.thespian.delivery") == "wakeup"
         else:
             assert parent.name == "process Driver"
-            assert parent.attributes.get("thespian.message.type") == "LoadDone"
+            assert parent.attributes.get("messaging.thespian.message.type") == "LoadDone"
 
     # No span parented to a handler that was not running: a message's span starts after the handler
     # that sent it started; synchronous work ends inside it.

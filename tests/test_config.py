@@ -60,6 +60,7 @@ def test_bad_mode_is_logged_and_default_kept(restore_settings, caplog, raw):
 
 BOOLS = [("THESPIAN_TRACE_PROPAGATE_UNSAMPLED", "propagate_unsampled", False),
          ("THESPIAN_TRACE_PRODUCER_SPANS", "producer_spans", False),
+         ("THESPIAN_TRACE_USE_SPAN_LINKS", "use_span_links", False),
          ("THESPIAN_TRACE_HOOK", "hook_enabled", True)]
 
 
@@ -84,6 +85,22 @@ def test_bad_boolean_is_logged_and_default_kept(restore_settings, caplog, var, a
         config.reload_from_env({var: "ture"})
     assert getattr(config.settings, attr) is default
     assert any(var in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("raw,disabled", [("thespian", True), (" requests ,thespian , flask", True),
+                                          ("thespian,", True), ("\tthespian\t", True), ("requests", False),
+                                          ("", False), ("thespian_trace", False), ("Thespian", False),
+                                          ("thespian-extra", False)])
+@pytest.mark.parametrize("mode", [OFF, RECEIVE, ON])
+def test_disabled_instrumentations_variable(restore_settings, raw, disabled, mode):
+    """OTEL_PYTHON_DISABLED_INSTRUMENTATIONS: a comma list (whitespace tolerated) naming the entry
+    point ``thespian`` turns the observation plane off whatever the mode; get_mode() keeps the mode."""
+    config.reload_from_env({"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": raw, "THESPIAN_TRACE_MODE": mode})
+    assert config.settings.disabled is disabled
+    assert get_mode() is mode
+    assert config.settings.active_mode is (OFF if disabled else mode)
+    set_mode(ON)                                     # a mode change does not lift the variable
+    assert config.settings.active_mode is (OFF if disabled else ON)
 
 
 def test_fanout_table_variable(restore_settings):
@@ -316,3 +333,32 @@ def test_external_ask_gets_the_answer_on_simple_system_base(make_system, spans):
     probe = asys.createActor(fa.ModeProbe)
     reply = asys.ask(probe, SetTraceMode("receive"), TIMEOUT)
     assert isinstance(reply, TraceModeChanged) and reply.previous == "on" and reply.mode == "receive"
+
+
+def test_disable_variable_at_import_keeps_the_data_plane_in_a_fresh_process():
+    """Importing with OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=thespian: no spans, no carriers, but the
+    receive hook is installed and a plain Actor still gets its str (never an Envelope)."""
+    code = (
+        "import sys; sys.path.insert(0, 'tests')\n"
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "from opentelemetry.sdk.trace.export import SimpleSpanProcessor\n"
+        "from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter\n"
+        "exporter = InMemorySpanExporter(); provider = TracerProvider()\n"
+        "provider.add_span_processor(SimpleSpanProcessor(exporter)); trace.set_tracer_provider(provider)\n"
+        "import thespian_trace as t\n"
+        "from thespian_trace import hook\n"
+        "from thespian_trace.config import settings\n"
+        "from thespian.actors import ActorSystem\n"
+        "import switch_actors as sa\n"
+        "asys = ActorSystem('simpleSystemBase', transientUnique=True)\n"
+        "with trace.get_tracer('x').start_as_current_span('edge'):\n"
+        "    reply = t.traced_ask(asys, asys.createActor(sa.StrOnly), 'a', 10)\n"
+        "asys.shutdown()\n"
+        "print(hook.installed(), settings.active_mode, reply, t.stats()['carriers_built'],"
+        " [s.name for s in exporter.get_finished_spans()])\n")
+    env = dict(os.environ, OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="requests, thespian")
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[0] == "True off got a 0 ['edge']", out.stdout

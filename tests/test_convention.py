@@ -100,13 +100,13 @@ def test_one_trace_crosses_leader_and_member(no_leaked_processes, make_system, s
     assert len(mine) == 4, format_tree(mine)
     assert [r.kind for r in chain] == ["PRODUCER", "CONSUMER", "CONSUMER", "CONSUMER"]
     assert [r.attributes.get("tt.system") for r in chain[1:]] == ["leader", "member", "leader"]
-    assert [r.attributes.get("thespian.message.type") for r in chain[1:]] == ["Request", "Request",
+    assert [r.attributes.get("messaging.thespian.message.type") for r in chain[1:]] == ["Request", "Request",
                                                                              "Answer"]
     # Different processes and different actor addresses on each side.
     front_span, worker_span = chain[1], chain[2]
     assert front_span.attributes["tt.pid"] != worker_span.attributes["tt.pid"]
-    assert front_span.attributes["thespian.actor.address"] != worker_span.attributes[
-        "thespian.actor.address"]
+    assert front_span.attributes["messaging.thespian.actor.address"] != worker_span.attributes[
+        "messaging.thespian.actor.address"]
     assert chain[3].attributes["tt.pid"] == front_span.attributes["tt.pid"]
 
 

@@ -47,7 +47,7 @@ def test_demo_on_simple_base_shows_fanout_waterfall_and_cost_table(tmp_path):
     assert len({s["trace_id"] for s in spans}) == 2
     kept_spans = [s for s in spans if s["name"] == "process Session"]
     assert len(kept_spans) == traced
-    assert all(s["attributes"]["thespian.sampling.probability"] == pytest.approx(0.1 * 100 / 300, rel=1e-6)
+    assert all(s["attributes"]["messaging.thespian.sampling.probability"] == pytest.approx(0.1 * 100 / 300, rel=1e-6)
                for s in kept_spans)
 
 

@@ -52,17 +52,17 @@ def test_sampled_10000_fanout_exports_about_ten_recipient_spans_in_one_trace(
     producer = fanouts[0]
     assert producer.kind == "PRODUCER"
     assert producer.attributes["messaging.batch.message_count"] == n
-    assert producer.attributes["thespian.fanout.kept"] == report.kept
-    assert producer.attributes["thespian.sampling.probability"] == pytest.approx(p)
+    assert producer.attributes["messaging.thespian.fanout.kept"] == report.kept
+    assert producer.attributes["messaging.thespian.sampling.probability"] == pytest.approx(p)
 
     recipients = spans_named(got, "process " + member_cls.__name__)
     assert len(recipients) == report.kept
     assert {r.span_id for r in recipients} == {a.span_id for a in kept_acks}
     for r in recipients:
         assert r.kind == "CONSUMER" and r.parent_span_id == producer.span_id
-        assert r.attributes["thespian.sampling.probability"] == pytest.approx(p)
-        assert r.attributes["thespian.fanout.size"] == n
-        assert r.attributes["messaging.destination.name"] == member_cls.__name__
+        assert r.attributes["messaging.thespian.sampling.probability"] == pytest.approx(p)
+        assert r.attributes["messaging.thespian.fanout.size"] == n
+        assert r.attributes["messaging.destination.template"] == member_cls.__name__
     # ask -> Broadcaster -> fanout -> kept recipients; the bare acks and the reply add nothing.
     assert len(got) == 3 + report.kept, [r.name for r in got]
     assert_single_trace(got)
@@ -121,7 +121,7 @@ def test_exact_keep_keeps_exactly_k_recipients(spans, make_system, keep):
     recipients = spans_named(spans.local(), "process RootMember")
     assert len(recipients) == keep
     for r in recipients:
-        assert r.attributes["thespian.sampling.probability"] == pytest.approx(keep / n)
+        assert r.attributes["messaging.thespian.sampling.probability"] == pytest.approx(keep / n)
     assert stats()["roots_started"] == 0
 
 
@@ -143,8 +143,8 @@ def test_small_fanout_keeps_everyone(spans, make_system):
     report = _run(asys, fa.Member, 1)
     assert report.kept == 1
     (r,) = spans_named(spans.local(), "process Member")
-    assert "thespian.sampling.probability" not in r.attributes or \
-        r.attributes["thespian.sampling.probability"] == 1.0
+    assert "messaging.thespian.sampling.probability" not in r.attributes or \
+        r.attributes["messaging.thespian.sampling.probability"] == 1.0
 
 
 def test_fanout_across_processes_exports_the_exact_number_of_recipient_spans(spans, make_system):
@@ -167,8 +167,8 @@ def test_fanout_across_processes_exports_the_exact_number_of_recipient_spans(spa
     assert producer.attributes["messaging.batch.message_count"] == 30
     for r in recipients:
         assert r.parent_span_id == producer.span_id
-        assert r.attributes["thespian.fanout.size"] == 30
-        assert r.attributes["thespian.sampling.probability"] == pytest.approx(0.1)
+        assert r.attributes["messaging.thespian.fanout.size"] == 30
+        assert r.attributes["messaging.thespian.sampling.probability"] == pytest.approx(0.1)
     mine = [r for r in got if r.trace_id == producer.trace_id]
     assert_single_trace(mine)
     assert len(mine) == 3 + 3   # ask, Broadcaster, fanout, 3 recipients

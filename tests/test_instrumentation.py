@@ -44,7 +44,7 @@ def _private_provider():
 
 
 def test_dependencies():
-    assert tuple(ThespianInstrumentor().instrumentation_dependencies()) == ("thespian >= 3.10",)
+    assert tuple(ThespianInstrumentor().instrumentation_dependencies()) == ("thespian >= 3.10, < 5",)
 
 
 def test_instrument_with_a_private_tracer_provider(instrumentor, spans, make_system):
@@ -62,7 +62,8 @@ def test_instrument_with_a_private_tracer_provider(instrumentor, spans, make_sys
 
     instrumentor.uninstrument()
     assert not instrumentor.is_instrumented_by_opentelemetry
-    assert not hook.installed() and config.settings.tracer_provider is None
+    # The data plane stays; the observation plane is back to what it was (the global provider).
+    assert hook.installed() and config.settings.tracer_provider is None
     exporter.clear()
     reply = traced_ask(asys, asys.createActor(ta.Front), ta.Ping(2), 10)
     assert isinstance(reply, ta.Pong)
@@ -114,6 +115,8 @@ SCRIPT = textwrap.dedent("""
 
     print("instrumented", ThespianInstrumentor().is_instrumented_by_opentelemetry)
     print("mode", get_mode())
+    from thespian_trace.config import settings
+    print("active", settings.active_mode)
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -141,5 +144,65 @@ def test_opentelemetry_instrument_loads_the_instrumentor(tmp_path, disabled):
     assert out.returncode == 0, out.stderr
     lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
     assert lines["instrumented"] == str(not disabled), out.stdout + out.stderr
-    assert lines["mode"] == "on" and lines["reply"] == "Pong"
-    assert lines["spans"] == "['ask Ping', 'process Front', 'process Hop']"
+    assert lines["mode"] == "on" and lines["reply"] == "Pong"     # the data plane works either way
+    if disabled:   # OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=thespian: the observation plane is off
+        assert lines["spans"] == "[]" and lines["active"] == "off"
+    else:
+        assert lines["spans"] == "['ask Ping', 'process Front', 'process Hop']"
+        assert lines["active"] == "on"
+
+
+def _metric_names(reader):
+    data = reader.get_metrics_data()
+    if data is None:
+        return set()
+    return {m.name for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
+            if any(True for _ in m.data.data_points)}
+
+
+def test_uninstrument_returns_the_observation_plane_to_what_it_was(instrumentor, spans, make_system):
+    """instrument() then uninstrument(): mode, provider, span links and metrics as before; the data
+    plane untouched (a plain Actor that answers only str keeps answering)."""
+    import switch_actors as sa
+    from thespian_trace import set_mode, traced_ask as ask
+    reader = InMemoryMetricReader()
+    meters = MeterProvider(metric_readers=[reader])
+    provider, exporter = _private_provider()
+    set_mode("off")
+    try:
+        instrumentor.instrument(mode="on", tracer_provider=provider, meter_provider=meters,
+                                use_span_links=True)
+        assert (get_mode(), config.settings.use_span_links) == ("on", True)
+        asys = make_system("simpleSystemBase")
+        str_only = asys.createActor(sa.StrOnly)
+        assert ask(asys, str_only, "a", 10) == "got a"
+        assert [s.name for s in exporter.get_finished_spans()] == ["process StrOnly", "ask str"]
+        assert METRIC_RECEIVED in _metric_names(reader)
+
+        instrumentor.uninstrument()
+        assert (get_mode(), config.settings.use_span_links, config.settings.tracer_provider) == \
+            ("off", False, None)
+        assert hook.installed()
+        exporter.clear()
+        assert ask(asys, str_only, "b", 10) == "got b"
+        assert exporter.get_finished_spans() == () and spans.local() == []
+        assert _metric_names(reader) == set(), "metrics enabled by instrument() stop reporting"
+    finally:
+        meters.shutdown()
+
+
+def test_use_span_links_makes_a_linked_root_per_process_span(instrumentor, spans, make_system):
+    instrumentor.instrument(use_span_links=True)
+    asys = make_system("simpleSystemBase")
+    reply = traced_ask(asys, asys.createActor(ta.Front), ta.Ping(1), 10)
+    assert isinstance(reply, ta.Pong)
+    got = {r.name: r for r in spans.local()}
+    ask, front, hop = got["ask Ping"], got["process Front"], got["process Hop"]
+    assert front.parent_span_id is None and front.trace_id != ask.trace_id
+    assert front.links == ((ask.trace_id, ask.span_id),)
+    assert hop.parent_span_id is None and hop.links == ((front.trace_id, front.span_id),)
+    instrumentor.uninstrument()
+    spans.tracing.clear()
+    traced_ask(asys, asys.createActor(ta.Front), ta.Ping(2), 10)
+    got = {r.name: r for r in spans.local()}
+    assert got["process Front"].parent_span_id == got["ask Ping"].span_id   # default: parent/child

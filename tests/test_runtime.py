@@ -31,9 +31,9 @@ def test_three_hop_chain_is_one_trace(base, make_system, spans):
         attrs = rec.attributes
         assert attrs["messaging.system"] == "thespian"
         assert attrs["messaging.operation.type"] == "process"
-        assert attrs["messaging.destination.name"] == cls
-        assert attrs["thespian.message.type"] == "Ping"
-        assert attrs["thespian.actor.address"]
+        assert attrs["messaging.destination.template"] == cls
+        assert attrs["messaging.thespian.message.type"] == "Ping"
+        assert attrs["messaging.thespian.actor.address"]
         assert rec.status != "ERROR"
 
 
@@ -84,8 +84,8 @@ def test_traced_wakeup_continues_trace_with_original_payload(base, make_system, 
     root = spans_named(got, "ask str")[-1]
     mine = _trace_of(got, root.trace_id)
     assert_single_trace(mine)
-    wake = [r for r in mine if r.attributes.get("thespian.delivery") == "wakeup"]
-    assert len(wake) == 1 and wake[0].attributes["thespian.message.type"] == "WakeupMessage"
+    wake = [r for r in mine if r.attributes.get("messaging.thespian.delivery") == "wakeup"]
+    assert len(wake) == 1 and wake[0].attributes["messaging.thespian.message.type"] == "WakeupMessage"
 
 
 @pytest.mark.parametrize("worker,tag", [

@@ -1,7 +1,12 @@
 """thespian-trace: distributed tracing (OpenTelemetry) for Thespian actor systems.
 
-Importing the package installs the process-wide receive hook (see ``hook.py``) unless
-``THESPIAN_TRACE_HOOK=0``. The package imports only ``thespian`` and ``opentelemetry-api``.
+Two planes. The data plane (Envelope normalization below the actor class, reply unwrapping; ``hook.py``)
+is installed here, at import, and no switch ever removes it: an actor process that was forked, spawned
+or started on another host only imports its actor's module, so nothing else would install it there, and
+without it an actor that was not migrated yet would receive Envelopes. The observation plane (spans,
+carriers, metrics) is switched by the rollout mode, ``ThespianInstrumentor().instrument()`` and
+``uninstrument()``, ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` and the ``suppress_instrumentation``
+context key. The package imports only ``thespian`` and ``opentelemetry-api``.
 """
 from __future__ import annotations
 
@@ -24,5 +29,5 @@ __all__ = [
 ]
 
 install_hook = _hook.install
-install_hook()
-autoconfigure()
+install_hook()   # the data plane (see above)
+autoconfigure()  # only with THESPIAN_TRACE_AUTOCONFIGURE=otlp (autoconfig.py)

@@ -1,63 +1,62 @@
-"""Shared plumbing: the tracer, cheap process-local counters, flushing.
+"""Shared plumbing of the observation plane: the tracer, the counters' snapshot, flushing, log-once.
 
-Counters are plain ints and dicts bumped on the message path; they are exported through observable
-instruments of the OpenTelemetry metrics API (see ``telemetry.py``), never by a metric call per message.
+Counters are plain ints and dicts (in ``_state``) bumped on the message path; they are exported through
+observable instruments of the OpenTelemetry metrics API (see ``telemetry.py``), never by a metric call
+per message.
 """
 from __future__ import annotations
 
 import logging
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 from opentelemetry import trace
 
-from .config import settings
-from .semconv import INSTRUMENTATION_NAME
+from . import _state
+from ._state import Counters, counters, logged_once, received_bare, received_enveloped, settings
+from .semconv import INSTRUMENTATION_NAME, SCHEMA_URL
 
-__all__ = ["get_tracer", "reset_tracer", "stats", "reset_stats", "flush", "log_once"]
+__all__ = ["get_tracer", "stats", "reset_stats", "flush", "log_once", "counters",
+           "received_enveloped", "received_bare"]
 
 __version__ = "0.1.0"
 
-_tracer: Optional[trace.Tracer] = None
 log = logging.getLogger("thespian_trace")
+_logged_once = logged_once  # the same set (tests reset it)
+
+
+class _TracerCache:
+    __slots__ = ("tracer", "provider")
+
+    def __init__(self) -> None:
+        self.tracer: Optional[trace.Tracer] = None
+        self.provider: Any = None
+
+
+_cache = _TracerCache()
 
 
 def get_tracer() -> trace.Tracer:
     """The library's tracer: from the provider given to ``configure``/``instrument``, else the global one.
 
     Without a configured provider this is the API's proxy tracer, which picks up an SDK provider set
-    later and is a no-op until then.
+    later and is a no-op until then. Obtained once per provider, with the semantic-conventions schema.
     """
-    global _tracer
-    if _tracer is None:
-        _tracer = trace.get_tracer(INSTRUMENTATION_NAME, __version__,
-                                   tracer_provider=settings.tracer_provider)
-    return _tracer
+    provider = settings.tracer_provider
+    if _cache.tracer is None or _cache.provider is not provider:
+        _cache.tracer = trace.get_tracer(INSTRUMENTATION_NAME, __version__, tracer_provider=provider,
+                                         schema_url=SCHEMA_URL)
+        _cache.provider = provider
+    return _cache.tracer
 
 
 def reset_tracer() -> None:
-    """Forget the cached tracer (after the tracer provider changed)."""
-    global _tracer
-    _tracer = None
-
-
-class _Counters:
-    __slots__ = ("carriers_built", "carriers_sieved", "carriers_extracted", "carriers_invalid",
-                 "carriers_oversized", "fanout_kept", "fanout_dropped", "roots_started")
-
-    def __init__(self) -> None:
-        for name in self.__slots__:
-            setattr(self, name, 0)
-
-
-counters = _Counters()
-# Messages received per actor class: enveloped ones and bare ones (rollout telemetry).
-received_enveloped: Dict[type, int] = {}
-received_bare: Dict[type, int] = {}
+    """Forget the cached tracer (it is also refreshed whenever the configured provider changes)."""
+    _cache.tracer = None
 
 
 def stats() -> Dict[str, object]:
     """A snapshot of this process's counters (carriers built/sieved, messages per actor class, ...)."""
-    out: Dict[str, object] = {name: getattr(counters, name) for name in _Counters.__slots__}
+    out: Dict[str, object] = {name: getattr(counters, name) for name in Counters.__slots__}
     per_class: Dict[str, Dict[str, int]] = {}
     for table, key in ((received_enveloped, "enveloped"), (received_bare, "bare")):
         for cls, n in list(table.items()):
@@ -68,7 +67,7 @@ def stats() -> Dict[str, object]:
 
 def reset_stats() -> None:
     """Zero every counter of this process."""
-    for name in _Counters.__slots__:
+    for name in Counters.__slots__:
         setattr(counters, name, 0)
     received_enveloped.clear()
     received_bare.clear()
@@ -92,12 +91,9 @@ def flush(timeout_millis: int = 5000) -> bool:
         return False
 
 
-_logged_once: set = set()
-
-
 def log_once(key: str, msg: str, *args: object) -> None:
     """Log a warning the first time ``key`` is seen in this process, and never again."""
-    if key in _logged_once:
+    if key in _state.logged_once:
         return
-    _logged_once.add(key)
+    _state.logged_once.add(key)
     log.warning(msg, *args)

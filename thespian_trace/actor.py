@@ -17,45 +17,23 @@ from thespian.actors import Actor, ActorSystemMessage, ActorTypeDispatcher
 
 from . import receive as _receive
 from . import semconv
-from ._tracing import counters, get_tracer
-from .config import ON, settings
+from ._state import ON, counters, data_plane, settings
+from ._tracing import get_tracer
 from .envelope import Envelope
-from .propagation import inject_current
 from .sampling import choose_kept
-
-_get_current = _receive.get_current
+from .sending import get_current as _get_current, inject, observing, outgoing, suppressed, wrap
 
 __all__ = ["TracedActorMixin", "TracedActor", "TracedPlainActor"]
 
-# Set by hook.install(): when True, normalization already happened below the actor class.
-_HOOKED = False
-
-
-def _envelope_for_send(msg: Any) -> Any:
-    """The object to send for ``msg`` under the current context: an Envelope only when it must travel."""
-    if settings.mode is not ON:
-        return msg
-    ctx = _get_current()
-    if not ctx:  # no context at all: the common unsampled case in an actor process
-        return msg
-    return _wrap(ctx, msg)
-
-
-def _wrap(ctx: Any, msg: Any) -> Any:
-    """``msg`` in an Envelope carrying ``ctx`` when that context must travel (mode on, non-empty ctx)."""
-    span_context = trace.get_current_span(ctx).get_span_context()
-    if span_context.trace_flags.sampled or (settings.propagate_unsampled and span_context.is_valid):
-        if isinstance(msg, (Envelope, ActorSystemMessage)):
-            return msg
-        return Envelope(msg, inject_current())
-    return msg
+#: The one wrapping function under its former name (benchmarks and older tests import it).
+_envelope_for_send = outgoing
 
 
 def _traced_receive(user_receive: Any) -> Any:
     """``user_receive`` (a ``receiveMessage``) with the receive side of a traced actor in front of it."""
 
     def receiveMessage(self, message, sender):
-        if _HOOKED and not self.start_traces:  # the hook normalized already: nothing to add
+        if data_plane.installed and not self.start_traces:  # the hook normalized already: nothing to add
             return user_receive(self, message, sender)
         return self._tt_receive(message, sender, user_receive)
 
@@ -94,27 +72,25 @@ class TracedActorMixin:
         """
         # Hot path: outside mode "on", or with no context at all (the usual unsampled case in an
         # actor process), this is one attribute read and one ContextVar read on top of ``send``.
-        if settings.mode is ON:
+        if settings.active_mode is ON:
             ctx = _get_current()
             if ctx:
-                if settings.producer_spans:
+                if settings.producer_spans and not suppressed(ctx):
                     self._tt_send_with_producer_span(target, msg)
                     return
-                msg = _wrap(ctx, msg)
+                msg = wrap(ctx, msg)
         self.send(target, msg)
 
     def _tt_send_with_producer_span(self, target: Any, msg: Any) -> None:
         span_context = trace.get_current_span().get_span_context()
         if not span_context.trace_flags.sampled or isinstance(msg, (Envelope, ActorSystemMessage)):
-            self.send(target, _envelope_for_send(msg))
+            self.send(target, outgoing(msg))
             return
         type_name = type(msg).__name__
         with get_tracer().start_as_current_span(
                 semconv.send_span_name(type_name), kind=SpanKind.PRODUCER,
-                attributes={semconv.MESSAGING_SYSTEM: semconv.SYSTEM,
-                            semconv.MESSAGING_OPERATION_TYPE: "send",
-                            semconv.MESSAGE_TYPE: type_name}):
-            self.send(target, Envelope(msg, inject_current()))
+                attributes=semconv.producer_attributes(semconv.OPERATION_SEND, type_name)):
+            self.send(target, Envelope(msg, inject()))
 
     def traced_fanout(self, targets: Iterable[Any], msg: Any, keep: Optional[int] = None) -> int:
         """Send ``msg`` to every target; trace only a sample of the recipients. Returns how many kept.
@@ -128,7 +104,7 @@ class TracedActorMixin:
         targets = targets if isinstance(targets, (list, tuple)) else list(targets)
         n = len(targets)
         send = self.send
-        if settings.mode is not ON or isinstance(msg, (Envelope, ActorSystemMessage)) or n == 0:
+        if not observing() or isinstance(msg, (Envelope, ActorSystemMessage)) or n == 0:
             for target in targets:
                 send(target, msg)
             return 0
@@ -142,16 +118,14 @@ class TracedActorMixin:
             (keep / n) if keep is not None else settings.fanout_table.probability(n))
         kept = choose_kept(n, p, settings.rng, exact=keep)
         type_name = type(msg).__name__
-        with get_tracer().start_as_current_span(
-                semconv.fanout_span_name(type_name), kind=SpanKind.PRODUCER,
-                attributes={semconv.MESSAGING_SYSTEM: semconv.SYSTEM,
-                            semconv.MESSAGING_OPERATION_TYPE: "send",
-                            semconv.MESSAGING_BATCH_MESSAGE_COUNT: n,
-                            semconv.MESSAGE_TYPE: type_name,
-                            semconv.SAMPLING_PROBABILITY: p,
-                            semconv.FANOUT_KEPT: len(kept)}):
+        attributes = semconv.producer_attributes("fanout", type_name)
+        attributes[semconv.MESSAGING_BATCH_MESSAGE_COUNT] = n
+        attributes[semconv.SAMPLING_PROBABILITY] = p
+        attributes[semconv.FANOUT_KEPT] = len(kept)
+        with get_tracer().start_as_current_span(semconv.fanout_span_name(type_name),
+                                                kind=SpanKind.PRODUCER, attributes=attributes):
             if kept:
-                carrier = inject_current()
+                carrier = inject()
                 if p < 1.0:
                     carrier[semconv.CARRIER_PROBABILITY_KEY] = repr(p)
                 envelope = Envelope(msg, carrier, n)
@@ -172,7 +146,7 @@ class TracedActorMixin:
 
         The handler sees a ``WakeupMessage`` whose ``payload`` is the original payload.
         """
-        self.wakeupAfter(period, _envelope_for_send(payload))
+        self.wakeupAfter(period, outgoing(payload))
 
     def createActor(self, actorClass, targetActorRequirements=None, globalName=None, sourceHash=None):
         """Thespian's ``createActor``; also remembers the child so ``SetTraceMode`` can be forwarded.
@@ -201,7 +175,7 @@ class TracedActorMixin:
             return dispatch(self, message, sender)
         d["_tt_receiving"] = True
         try:
-            if not _HOOKED:
+            if not data_plane.installed:
                 return _receive.deliver(self, message, sender,
                                         lambda m, s: self._tt_receive_normalized(m, s, dispatch))
             return self._tt_receive_normalized(message, sender, dispatch)
@@ -212,7 +186,7 @@ class TracedActorMixin:
         if self.start_traces and _receive.may_start_root(self) and not isinstance(
                 message, ActorSystemMessage):
             span = _receive.start_root_span(self, message)
-            return _receive.run_in_span(span, _receive._EMPTY, lambda: dispatch(self, message, sender))
+            return _receive.run_in_span(span, _receive.EMPTY_CONTEXT, lambda: dispatch(self, message, sender))
         return dispatch(self, message, sender)
 
 
@@ -223,7 +197,7 @@ class TracedActor(TracedActorMixin, ActorTypeDispatcher):
     """Drop-in ``ActorTypeDispatcher`` that accepts enveloped and bare messages alike."""
 
     def receiveMessage(self, message, sender):
-        if _HOOKED and not self.start_traces:
+        if data_plane.installed and not self.start_traces:
             return _dispatch(self, message, sender)
         return self._tt_receive(message, sender, _dispatch)
 

@@ -1,4 +1,4 @@
-"""Process-wide settings: rollout mode, propagation policy, fanout table. Read from env at import.
+"""Process-wide settings: rollout mode, the observation plane's switches, propagation policy, fanout table.
 
 Rollout modes (per process):
   * ``off``     - unwrap Envelopes only: no spans, no context, bare sends.
@@ -6,16 +6,22 @@ Rollout modes (per process):
                   receivers are not yet upgraded).
   * ``on``      - full tracing: continue, start roots where allowed, send Envelopes for sampled work.
 
-Environment variables (see README, "Configuration"):
+The mode in force (``settings.active_mode``, what the message path reads) is ``off`` while
+``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` names ``thespian``, whatever mode was asked for.
+
+Environment variables (docs/configuration.md), read at import and by ``reload_from_env()``:
   THESPIAN_TRACE_MODE                off | receive | on                (default on)
+  OTEL_PYTHON_DISABLED_INSTRUMENTATIONS  comma list; "thespian" turns the observation plane off
   THESPIAN_TRACE_PROPAGATE_UNSAMPLED 1 to send unsampled context too   (default 0)
   THESPIAN_TRACE_PRODUCER_SPANS      1 for one PRODUCER span per send  (default 0)
+  THESPIAN_TRACE_USE_SPAN_LINKS      1: process spans link to the sender instead of being its child
   THESPIAN_TRACE_FANOUT_TABLE        e.g. "1:1,100:0.1,10000:0.001"   (default that)
   THESPIAN_TRACE_FANOUT_SEED         integer seed for fanout choices   (default random)
-  THESPIAN_TRACE_HOOK                0 to not install the receive hook (default 1)
+  THESPIAN_TRACE_HOOK                0 to not install the receive hook at import (default 1)
   THESPIAN_TRACE_MAX_CARRIER_BYTES   larger carriers are dropped       (default 8704)
+Read once, at import, by ``autoconfig.py`` (not by ``reload_from_env``):
   THESPIAN_TRACE_AUTOCONFIGURE       otlp: install an SDK provider from OTEL_* variables
-                                     when none is set (autoconfig.py)  (default off)
+                                     when none is set                  (default off)
 """
 from __future__ import annotations
 
@@ -24,37 +30,32 @@ import os
 import random
 from typing import Mapping, Optional
 
-from .sampling import DEFAULT_TABLE, FanoutTable, parse_table
+from ._state import OFF, ON, RECEIVE, Settings, settings
+from .sampling import FanoutTable, parse_table
 
 __all__ = ["OFF", "RECEIVE", "ON", "MODES", "settings", "get_mode", "set_mode", "configure",
-           "reload_from_env"]
+           "reload_from_env", "observation_disabled", "DISABLE_VARIABLE", "INSTRUMENTATION_NAME"]
 
-OFF, RECEIVE, ON = "off", "receive", "on"
 MODES = (OFF, RECEIVE, ON)
+#: The standard OpenTelemetry switch, and the name (our entry point's) that turns us off in it.
+DISABLE_VARIABLE = "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"
+INSTRUMENTATION_NAME = "thespian"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 log = logging.getLogger("thespian_trace")
 
 
-class _Settings:
-    """Mutable singleton read on the hot path (plain attribute reads)."""
-
-    __slots__ = ("mode", "propagate_unsampled", "producer_spans", "fanout_table", "rng",
-                 "max_carrier_bytes", "tracer_provider", "hook_enabled")
-
-    def __init__(self) -> None:
-        self.mode = ON
-        self.propagate_unsampled = False
-        self.producer_spans = False
-        self.fanout_table: FanoutTable = DEFAULT_TABLE
-        self.rng = random.Random()
-        self.max_carrier_bytes = 8704  # tracestate (512) + baggage (8192) per W3C limits
-        self.tracer_provider = None
-        self.hook_enabled = True
+def _refresh() -> None:
+    """Recompute the mode in force after any input changed (the message path reads only that)."""
+    settings.active_mode = OFF if settings.disabled else settings.mode
 
 
-settings = _Settings()
+def observation_disabled(environ: Optional[Mapping[str, str]] = None) -> bool:
+    """Does ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` (a comma list, spaces allowed) name ``thespian``?"""
+    env = os.environ if environ is None else environ
+    raw = env.get(DISABLE_VARIABLE) or ""
+    return INSTRUMENTATION_NAME in (name.strip() for name in raw.split(","))
 
 
 def _normalize_mode(mode: str) -> str:
@@ -66,7 +67,8 @@ def _normalize_mode(mode: str) -> str:
 
 
 def get_mode() -> str:
-    """The rollout mode of this process."""
+    """The rollout mode asked for in this process (``settings.active_mode`` is ``off`` while the
+    observation plane is disabled by ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``)."""
     return settings.mode
 
 
@@ -74,20 +76,27 @@ def set_mode(mode: str) -> str:
     """Switch this process's rollout mode at run time; returns the previous mode."""
     previous = settings.mode
     settings.mode = _normalize_mode(mode)
+    _refresh()
     return previous
 
 
 def configure(*, mode: Optional[str] = None, propagate_unsampled: Optional[bool] = None,
-              producer_spans: Optional[bool] = None, fanout_table: Optional[FanoutTable] = None,
-              fanout_seed: Optional[int] = None, max_carrier_bytes: Optional[int] = None,
-              tracer_provider=None) -> None:
-    """Change settings in code; arguments left as None keep their current value."""
+              producer_spans: Optional[bool] = None, use_span_links: Optional[bool] = None,
+              fanout_table: Optional[FanoutTable] = None, fanout_seed: Optional[int] = None,
+              max_carrier_bytes: Optional[int] = None, tracer_provider=None) -> None:
+    """Change settings in code; arguments left as None keep their current value.
+
+    ``use_span_links``: a process span links to the sender's span instead of being its child (a new
+    trace per handled message, as the celery instrumentation's option of the same name); default off.
+    """
     if mode is not None:
         settings.mode = _normalize_mode(mode)
     if propagate_unsampled is not None:
         settings.propagate_unsampled = bool(propagate_unsampled)
     if producer_spans is not None:
         settings.producer_spans = bool(producer_spans)
+    if use_span_links is not None:
+        settings.use_span_links = bool(use_span_links)
     if fanout_table is not None:
         if not isinstance(fanout_table, FanoutTable):
             fanout_table = FanoutTable(fanout_table)
@@ -97,15 +106,18 @@ def configure(*, mode: Optional[str] = None, propagate_unsampled: Optional[bool]
     if max_carrier_bytes is not None:
         settings.max_carrier_bytes = int(max_carrier_bytes)
     if tracer_provider is not None:
-        settings.tracer_provider = tracer_provider
-        from . import _tracing
-        _tracing.reset_tracer()
+        settings.tracer_provider = tracer_provider  # _tracing.get_tracer() notices the change
+    _refresh()
 
 
 def reload_from_env(environ: Optional[Mapping[str, str]] = None) -> None:
-    """(Re)read every THESPIAN_TRACE_* variable. Bad values are logged and the default kept."""
+    """(Re)read the variables listed in this module's docstring, except THESPIAN_TRACE_AUTOCONFIGURE.
+
+    Bad values are logged and the default kept. A tracer provider set in code is kept.
+    ``THESPIAN_TRACE_HOOK`` is re-read, but the receive hook is installed (or not) once, at import.
+    """
     env = os.environ if environ is None else environ
-    fresh = _Settings()
+    fresh = Settings()
     fresh.tracer_provider = settings.tracer_provider
 
     def _bool(name: str, default: bool) -> bool:
@@ -129,6 +141,8 @@ def reload_from_env(environ: Optional[Mapping[str, str]] = None) -> None:
             log.warning("%s; using %r", exc, fresh.mode)
     fresh.propagate_unsampled = _bool("THESPIAN_TRACE_PROPAGATE_UNSAMPLED", False)
     fresh.producer_spans = _bool("THESPIAN_TRACE_PRODUCER_SPANS", False)
+    fresh.use_span_links = _bool("THESPIAN_TRACE_USE_SPAN_LINKS", False)
+    fresh.disabled = observation_disabled(env)
     fresh.hook_enabled = _bool("THESPIAN_TRACE_HOOK", True)
     raw_table = env.get("THESPIAN_TRACE_FANOUT_TABLE")
     if raw_table:
@@ -148,8 +162,9 @@ def reload_from_env(environ: Optional[Mapping[str, str]] = None) -> None:
             fresh.max_carrier_bytes = int(raw_max)
         except ValueError:
             log.warning("THESPIAN_TRACE_MAX_CARRIER_BYTES=%r is not an integer; ignored", raw_max)
-    for name in _Settings.__slots__:
+    for name in Settings.__slots__:
         setattr(settings, name, getattr(fresh, name))
+    _refresh()
 
 
 reload_from_env()

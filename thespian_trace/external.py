@@ -5,28 +5,28 @@ from typing import Any, Optional
 
 from opentelemetry import trace
 from opentelemetry.context import attach, detach
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind
 
 from . import semconv
+from ._state import settings
 from ._tracing import get_tracer
-from .actor import _envelope_for_send
-from .config import ON, settings
-from .receive import unwrap_reply
+from .receive import record_error, unwrap_reply
+from .sending import get_current, observing, outgoing
 
 __all__ = ["traced_ask", "traced_tell"]
 
 
 def _external_call(operation: str, msg: Any, do: Any) -> Any:
-    if settings.mode is not ON or trace.get_current_span().get_span_context().is_valid:
-        return do(_envelope_for_send(msg))
+    ctx = get_current()
+    if not observing(ctx):  # mode not on in force, or instrumentation suppressed: a bare call
+        return do(msg)
+    if trace.get_current_span(ctx).get_span_context().is_valid:
+        return do(outgoing(msg))
     # No trace to join: start a root here (the SDK's sampler decides whether it is recorded).
     type_name = type(msg).__name__
-    span = get_tracer().start_span(
-        semconv.external_span_name(operation, type_name), kind=SpanKind.PRODUCER,
-        attributes={semconv.MESSAGING_SYSTEM: semconv.SYSTEM,
-                    semconv.MESSAGING_OPERATION_TYPE: "send",
-                    semconv.MESSAGING_OPERATION_NAME: operation,
-                    semconv.MESSAGE_TYPE: type_name})
+    span = get_tracer().start_span(semconv.external_span_name(operation, type_name),
+                                   kind=SpanKind.PRODUCER,
+                                   attributes=semconv.producer_attributes(operation, type_name))
     if not span.get_span_context().trace_flags.sampled and not settings.propagate_unsampled:
         # An unsampled root has nothing to propagate: skip making it current (but end it: a
         # RECORD_ONLY sampler records unsampled spans, and every span must end).
@@ -34,11 +34,9 @@ def _external_call(operation: str, msg: Any, do: Any) -> Any:
         return do(msg)
     token = attach(trace.set_span_in_context(span))
     try:
-        return do(_envelope_for_send(msg))
+        return do(outgoing(msg))
     except BaseException as exc:
-        if span.is_recording():
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, "%s: %s" % (type(exc).__name__, exc)))
+        record_error(span, exc)
         raise
     finally:
         span.end()
@@ -49,7 +47,9 @@ def traced_ask(asys: Any, addr: Any, msg: Any, timeout: Optional[Any] = None) ->
     """``asys.ask(addr, msg, timeout)`` carrying the caller's trace; the reply comes back unwrapped.
 
     With no active span a root span ``ask <MessageType>`` is started (subject to the SDK sampler), so
-    the whole exchange, including the actors' spans and a traced reply, is one trace.
+    the whole exchange, including the actors' spans and a traced reply, is one trace. With the
+    observation plane off (mode, ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``, suppressed
+    instrumentation) it is a plain ``ask``.
     """
     return unwrap_reply(_external_call("ask", msg, lambda m: asys.ask(addr, m, timeout)))
 

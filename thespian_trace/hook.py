@@ -1,4 +1,9 @@
-"""The process-wide receive hook: normalization below the actor class, on every Thespian base.
+"""The data plane: Envelope normalization below the actor class, on every Thespian base.
+
+Installed when the package is imported and never removed by a switch: ``uninstrument()``, mode changes,
+``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` and suppression only switch the observation plane (spans,
+carriers, metrics), so whatever they say no actor ever receives an Envelope. ``uninstall()`` exists for
+tests and benchmarks only (to measure or exercise bare Thespian).
 
 Thespian's class decorators (``@troupe``, ``@transient``, ``@transient_idle``,
 ``@initializing_messages``) replace ``receiveMessage`` and inspect the raw message before the class
@@ -38,19 +43,20 @@ from typing import Any, Callable
 from opentelemetry.context import attach as _attach, detach as _detach
 from thespian.actors import ActorExitRequest, ActorSystem
 
-from . import actor as _actor
-from . import receive as _receive
-from ._tracing import flush, received_bare
-from .config import settings
+from ._state import data_plane, received_bare, settings
+from ._tracing import flush
 from .envelope import Envelope
-from .receive import SPECIAL_TYPES, _EMPTY, _run_under, deliver, get_current, unwrap_reply
-from ._tracing import received_enveloped
+from .receive import (EMPTY_CONTEXT as _EMPTY, SPECIAL_TYPES, deliver, deliver_marker, get_current,
+                      run_under, unwrap_reply)
+from .sending import outgoing
 
-__all__ = ["install", "uninstall", "installed", "SUPPORTED_THESPIAN"]
+__all__ = ["install", "uninstall", "installed", "SUPPORTED_THESPIAN", "SUPPORTED_THESPIAN_SPEC"]
 
 log = logging.getLogger("thespian_trace")
-SUPPORTED_THESPIAN = ((3, 10), (5, 0))  # [min, max) of versions whose internals the hook patches
-_state = {"installed": False, "saved": []}
+#: [min, max) of the Thespian versions whose internals the hook patches: the one statement of the range.
+SUPPORTED_THESPIAN = ((3, 10), (5, 0))
+#: The same range as a requirement specifier (``instrumentation_dependencies()``).
+SUPPORTED_THESPIAN_SPEC = "thespian >= %d.%d, < %d" % (SUPPORTED_THESPIAN[0] + SUPPORTED_THESPIAN[1][:1])
 
 
 def _thespian_version() -> tuple:
@@ -63,18 +69,18 @@ def _thespian_version() -> tuple:
 
 
 def installed() -> bool:
-    """Is the process-wide receive hook active in this process?"""
-    return _state["installed"]
+    """Is the data plane (the process-wide receive hook) installed in this process?"""
+    return data_plane.installed
 
 
 def _patch(owner: Any, name: str, new: Any) -> None:
-    _state["saved"].append((owner, name, owner.__dict__[name]))
+    data_plane.saved.append((owner, name, owner.__dict__[name]))
     setattr(owner, name, new)
 
 
 def install() -> bool:
     """Install the hook (idempotent). Returns whether it is active; logs why when it cannot be."""
-    if _state["installed"]:
+    if data_plane.installed:
         return True
     if not settings.hook_enabled:
         return False
@@ -117,23 +123,12 @@ def install() -> bool:
             if get_current():
                 # simpleSystemBase runs actors on the thread of the tell/ask caller; the patched
                 # ask/tell/listen below clear the caller's context, this covers other entry points.
-                return _run_under(_EMPTY, lambda: base_receive(actorInst, msg, sender))
+                return run_under(_EMPTY, lambda: base_receive(actorInst, msg, sender))
             return base_receive(actorInst, msg, sender)
         if (t is Envelope and msg.carrier is None and not get_current()
                 and type(msg.message) not in special):
             # The common fanout case: a carrier-less marker for a recipient that was not kept.
-            cls = type(actorInst)
-            try:
-                received_enveloped[cls] += 1
-            except KeyError:
-                received_enveloped[cls] = 1
-            if not _receive._no_root:  # inlined run_without_roots: a marker never starts a root
-                _receive._no_root = True
-                try:
-                    return base_receive(actorInst, msg.message, sender)
-                finally:
-                    _receive._no_root = False
-            return base_receive(actorInst, msg.message, sender)
+            return deliver_marker(actorInst, msg, sender, lambda m, s: base_receive(actorInst, m, s))
         return deliver(actorInst, msg, sender, lambda m, s: base_receive(actorInst, m, s),
                        spans=type(actorInst) is not External)
 
@@ -158,7 +153,7 @@ def install() -> bool:
             except KeyError:
                 received_bare[cls] = 1
         if get_current():  # a context some handler left attached: never hand it to the next message
-            return _run_under(_EMPTY, lambda: handle_one(self, envelope))
+            return run_under(_EMPTY, lambda: handle_one(self, envelope))
         return handle_one(self, envelope)
 
     # simpleSystemBase delivers every message synchronously inside tell/ask/listen, on the caller's
@@ -190,7 +185,7 @@ def install() -> bool:
     def _newRefAndActor(self, *args, **kwargs):
         # The new actor's __init__ runs here, inside its creator's handler or the caller's span.
         if get_current():
-            return _run_under(_EMPTY, lambda: new_ref_and_actor(self, *args, **kwargs))
+            return run_under(_EMPTY, lambda: new_ref_and_actor(self, *args, **kwargs))
         return new_ref_and_actor(self, *args, **kwargs)
 
     orig_ask = ActorSystem.ask
@@ -204,8 +199,7 @@ def install() -> bool:
     _patch(ssb.ActorSystemBase, "_newRefAndActor", _newRefAndActor)
     _patch(mpc, "startChild", _starting_empty(mpc.startChild))
     _install_troupe_patch()
-    _state["installed"] = True
-    _actor._HOOKED = True
+    data_plane.installed = True
     return True
 
 
@@ -234,22 +228,18 @@ def _install_troupe_patch() -> None:
         original_init = work_cls.__init__
     except Exception:  # pragma: no cover
         return
-    from .envelope import Envelope
-    from .propagation import current_span_sampled, inject_current
-    from .config import ON
-
     def __init__(self, message, orig_sender, troupe_mgr):
-        if (settings.mode is ON and type(message) is not Envelope and current_span_sampled()):
-            message = Envelope(message, inject_current())
-        original_init(self, message, orig_sender, troupe_mgr)
+        original_init(self, outgoing(message), orig_sender, troupe_mgr)
 
     _patch(work_cls, "__init__", __init__)
 
 
 def uninstall() -> None:
-    """Undo ``install()`` (for tests); actors created meanwhile keep what they were bound to."""
-    while _state["saved"]:
-        owner, name, value = _state["saved"].pop()
+    """Remove the data plane: for tests and benchmarks only (no switch calls this).
+
+    Actors created meanwhile keep what they were bound to.
+    """
+    while data_plane.saved:
+        owner, name, value = data_plane.saved.pop()
         setattr(owner, name, value)
-    _state["installed"] = False
-    _actor._HOOKED = False
+    data_plane.installed = False

@@ -15,8 +15,8 @@ from typing import Any, Dict, Mapping, Optional
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 
-from ._tracing import counters, log_once
-from .config import settings
+from ._state import counters, settings
+from ._tracing import log_once
 from .envelope import TRACEPARENT
 
 __all__ = ["is_sampled_traceparent", "extract_if_sampled", "extract_any", "inject_current",
@@ -199,9 +199,9 @@ def current_span_sampled() -> bool:
     return trace.get_current_span().get_span_context().trace_flags.sampled
 
 
-def inject_current() -> Dict[str, str]:
-    """A fresh carrier for the current context, through the globally configured propagator."""
+def inject_current(ctx: Optional[Context] = None) -> Dict[str, str]:
+    """A fresh carrier for ``ctx`` (default: the current context), through the configured propagator."""
     carrier: Dict[str, str] = {}
-    propagate.inject(carrier)
+    propagate.inject(carrier, context=ctx)
     counters.carriers_built += 1
     return carrier

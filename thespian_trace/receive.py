@@ -1,9 +1,11 @@
 """The receive side: normalize every incoming message and run its handler in the right trace context.
 
-``deliver`` is the one code path for messages that need more than a plain delivery (``SPECIAL_TYPES``;
-the hook delivers bare messages and plain fanout markers itself). It is called by the process-wide
-hook (``hook.py``) below the actor class, so Thespian's class decorators and not-yet-migrated actors see unwrapped messages too, and by
-``TracedActor.receiveMessage`` itself when the hook is not installed.
+This module owns the receive side of the delivery protocol. ``deliver`` is the one code path for
+messages that need more than a plain delivery (``SPECIAL_TYPES``; the hook delivers bare messages
+itself, and fanout markers through ``deliver_marker``). It is called by the data plane (``hook.py``)
+below the actor class, so Thespian's class decorators and not-yet-migrated actors see unwrapped
+messages too, and by ``TracedActor.receiveMessage`` itself when the hook is not installed. Unwrapping
+happens whatever the observation plane says; spans only while the mode in force is not ``off``.
 
 For each delivery:
   * an ``Envelope`` is unwrapped; so are the Envelopes inside ``WakeupMessage.payload``,
@@ -26,48 +28,37 @@ from typing import Any, Callable, Optional, Tuple
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from thespian.actors import ChildActorExited, DeadEnvelope, PoisonMessage, WakeupMessage
 
 from . import semconv
-from ._tracing import counters, get_tracer, received_bare, received_enveloped
-from .config import OFF, ON, set_mode, settings
+from ._state import OFF, ON, counters, delivery, received_bare, received_enveloped, settings
+from ._tracing import get_tracer
+from .config import set_mode
 from .envelope import Envelope
 from .messages import SetTraceMode, TraceModeChanged
 from .propagation import extract_any, extract_if_sampled
+from .sending import get_current
 
 try:  # Thespian's troupe work item carries the message to a worker; unwrap inside it too.
     from thespian.troupe import _TroupeWork
 except Exception:  # pragma: no cover - very old Thespian
     _TroupeWork = None
 
-__all__ = ["deliver", "SPECIAL_TYPES", "NO_ROOT_CONTEXT", "start_root_span", "run_in_span",
-           "unwrap_reply"]
+__all__ = ["deliver", "deliver_marker", "SPECIAL_TYPES", "NO_ROOT_CONTEXT", "EMPTY_CONTEXT",
+           "start_root_span", "run_in_span", "run_under", "run_without_roots", "unwrap_reply",
+           "may_start_root", "record_error", "get_current"]
 
 _attach = otel_context.attach
 _detach = otel_context.detach
 
 
-def _bind_get_current():
-    """``opentelemetry.context.get_current`` without its two Python frames, when the runtime context
-    is the default contextvars one (its ``get_current`` is exactly ``ContextVar.get``)."""
-    try:
-        runtime = otel_context._RUNTIME_CONTEXT
-        var = runtime._current_context
-        if type(runtime).get_current.__qualname__ == "ContextVarsRuntimeContext.get_current":
-            return var.get
-    except Exception:
-        pass
-    return otel_context.get_current
-
-
-get_current = _bind_get_current()
-
 _NO_ROOT_KEY = otel_context.create_key("thespian_trace.no_root")
 #: Context attached for a fanout delivery that carries no sampled parent: not empty, so a recipient
 #: that may start traces knows it must not.
 NO_ROOT_CONTEXT = Context({_NO_ROOT_KEY: True})
-_EMPTY = Context()
+#: The context a delivery runs under when it has no trace to continue (never an inherited one).
+EMPTY_CONTEXT = _EMPTY = Context()
 
 #: Message types that need more than a plain delivery (everything else takes the fast path).
 SPECIAL_TYPES = frozenset(t for t in (Envelope, WakeupMessage, PoisonMessage, DeadEnvelope, _TroupeWork,
@@ -136,19 +127,31 @@ def _span_attributes(inst: Any, inner: Any, kind: str) -> dict:
 
 def _span_attributes_uncached(inst: Any) -> dict:
     cls_name = type(inst).__name__
-    return {
+    attributes = {
         semconv.MESSAGING_SYSTEM: semconv.SYSTEM,
-        semconv.MESSAGING_OPERATION_TYPE: "process",
-        semconv.MESSAGING_OPERATION_NAME: "process",
-        semconv.MESSAGING_DESTINATION_NAME: cls_name,
+        semconv.MESSAGING_OPERATION_TYPE: semconv.OPERATION_PROCESS,
+        semconv.MESSAGING_OPERATION_NAME: semconv.OPERATION_PROCESS,
+        semconv.MESSAGING_DESTINATION_TEMPLATE: cls_name,
         semconv.ACTOR_ADDRESS: _address(inst),
     }
+    try:  # the one stable destination name an actor may have
+        global_name = inst.globalName
+    except Exception:
+        global_name = None
+    if isinstance(global_name, str) and global_name:
+        attributes[semconv.MESSAGING_DESTINATION_NAME] = global_name
+    else:
+        attributes[semconv.MESSAGING_DESTINATION_ANONYMOUS] = True
+    return attributes
 
 
-def _record_error(span: trace.Span, exc: BaseException) -> None:
+def record_error(span: trace.Span, exc: BaseException) -> None:
+    """A failed operation: the exception event, ``error.type`` (the exception's qualified class name)
+    and status ERROR whose description is the exception's message."""
     if span.is_recording():
         span.record_exception(exc)
-        span.set_status(Status(StatusCode.ERROR, "%s: %s" % (type(exc).__name__, exc)))
+        span.set_attribute(semconv.ERROR_TYPE, semconv.error_type(exc))
+        span.set_status(Status(StatusCode.ERROR, str(exc)))
 
 
 def run_in_span(span: trace.Span, parent: Context, call: Callable[[], Any],
@@ -165,7 +168,7 @@ def run_in_span(span: trace.Span, parent: Context, call: Callable[[], Any],
             try:
                 return call()
             except BaseException as exc:
-                _record_error(span, exc)
+                record_error(span, exc)
                 raise
         return _call_guarded(guard_instance, span, call)
     finally:
@@ -187,7 +190,7 @@ def _call_guarded(inst: Any, span: trace.Span, call: Callable[[], Any]) -> Any:
         try:
             return original(msg, sender)
         except BaseException as exc:
-            _record_error(span, exc)
+            record_error(span, exc)
             raise
 
     d["receiveMessage"] = guarded
@@ -202,7 +205,8 @@ def _call_guarded(inst: Any, span: trace.Span, call: Callable[[], Any]) -> Any:
                 d["receiveMessage"] = previous
 
 
-def _run_under(ctx: Context, call: Callable[[], Any]) -> Any:
+def run_under(ctx: Context, call: Callable[[], Any]) -> Any:
+    """``call()`` with ``ctx`` attached, detached again whatever happens."""
     token = _attach(ctx)
     try:
         return call()
@@ -273,26 +277,26 @@ def deliver(inst: Any, msg: Any, sender: Any, call: Callable[[Any, Any], Any],
             _forget_child(inst, inner)
         received_bare[cls] = received_bare.get(cls, 0) + 1
         if get_current():
-            return _run_under(_EMPTY, lambda: call(inner, sender))
+            return run_under(_EMPTY, lambda: call(inner, sender))
         return call(inner, sender)
     received_enveloped[cls] = received_enveloped.get(cls, 0) + 1
     carrier = env.carrier
     fanout = is_fanout(env)
     parent = None
-    if carrier is not None and spans and settings.mode is not OFF:
+    if carrier is not None and spans and settings.active_mode is not OFF:
         parent = extract_any(carrier) if settings.propagate_unsampled else extract_if_sampled(carrier)
     if parent is None:
         # Enveloped but nothing to continue: a fanout marker (whatever its size, one recipient too),
         # an unsampled carrier, or one that was dropped. The sender was tracing, so never a root here:
         # roots start only on bare messages.
         if get_current():
-            return _run_under(NO_ROOT_CONTEXT, lambda: call(inner, sender))
+            return run_under(NO_ROOT_CONTEXT, lambda: call(inner, sender))
         return run_without_roots(call, inner, sender)
     if settings.propagate_unsampled and not trace.get_current_span(
             parent).get_span_context().trace_flags.sampled:
         # Standard (propagate-unsampled) mode: honour the upstream "not sampled" decision, no span.
         # (extract_if_sampled only ever returns sampled contexts: no second check needed.)
-        return _run_under(parent, lambda: call(inner, sender))
+        return run_under(parent, lambda: call(inner, sender))
     attributes = _span_attributes(inst, inner, kind)
     if fanout:
         attributes[semconv.FANOUT_SIZE] = env.approximate_num_recipients
@@ -305,27 +309,45 @@ def deliver(inst: Any, msg: Any, sender: Any, call: Callable[[Any, Any], Any],
     name = _span_names.get(cls)
     if name is None:
         name = _span_names[cls] = semconv.process_span_name(cls.__name__)
-    span = get_tracer().start_span(name, context=parent,
-                                   kind=SpanKind.CONSUMER, attributes=attributes)
+    if settings.use_span_links:
+        # A trace of its own, linked to the sender's span (celery's use_span_links): the sampler
+        # decides afresh, and the handler's own sends continue the new trace.
+        links = [Link(trace.get_current_span(parent).get_span_context())]
+        parent = _EMPTY
+        span = get_tracer().start_span(name, context=parent, kind=SpanKind.CONSUMER,
+                                       attributes=attributes, links=links)
+    else:
+        span = get_tracer().start_span(name, context=parent,
+                                       kind=SpanKind.CONSUMER, attributes=attributes)
     return run_in_span(span, parent, lambda: call(inner, sender),
                        guard_instance=inst if guard_instance else None)
 
 
-# Set while a fanout message without a trace to continue is being handled (cheaper than attaching a
-# marked context for each of thousands of recipients). Actors handle one message at a time per
-# process (multi-process bases) or per run loop (simpleSystemBase), so a module global suffices.
-_no_root = False
+def deliver_marker(inst: Any, msg: Envelope, sender: Any, call: Callable[[Any, Any], Any]) -> Any:
+    """The fast path for the commonest Envelope: a carrier-less fanout marker around an ordinary
+    message, for a recipient that was not kept, with no context current. Never starts a root."""
+    cls = type(inst)
+    try:
+        received_enveloped[cls] += 1
+    except KeyError:
+        received_enveloped[cls] = 1
+    if delivery.no_root:
+        return call(msg.message, sender)
+    delivery.no_root = True
+    try:
+        return call(msg.message, sender)
+    finally:
+        delivery.no_root = False
 
 
 def run_without_roots(call: Callable[[Any, Any], Any], msg: Any, sender: Any) -> Any:
     """Deliver ``msg`` so that the recipient cannot start a root trace for it."""
-    global _no_root
-    saved = _no_root
-    _no_root = True
+    saved = delivery.no_root
+    delivery.no_root = True
     try:
         return call(msg, sender)
     finally:
-        _no_root = saved
+        delivery.no_root = saved
 
 
 def is_fanout(env: Envelope) -> bool:
@@ -340,4 +362,4 @@ def may_start_root(inst: Any) -> bool:
 
     The caller has already checked that ``inst``'s class allows roots (``start_traces``).
     """
-    return settings.mode is ON and not _no_root and not get_current()
+    return settings.active_mode is ON and not delivery.no_root and not get_current()

@@ -25,9 +25,10 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from . import _tracing
-from .semconv import INSTRUMENTATION_NAME
+from ._state import settings
+from .semconv import INSTRUMENTATION_NAME, SCHEMA_URL
 
-__all__ = ["enable_metrics", "METRIC_RECEIVED", "METRIC_CARRIERS", "METRIC_FANOUT", "METRIC_ROOTS",
+__all__ = ["enable_metrics", "disable_metrics", "metrics_enabled", "METRIC_RECEIVED", "METRIC_CARRIERS", "METRIC_FANOUT", "METRIC_ROOTS",
            "ACTOR_CLASS", "ENVELOPED", "CARRIER_OUTCOME", "FANOUT_DECISION"]
 
 METRIC_RECEIVED = "thespian.messages.received"
@@ -43,8 +44,16 @@ FANOUT_DECISION = "thespian.fanout.decision"
 _CARRIER_OUTCOMES = ("built", "sieved", "extracted", "invalid", "oversized")
 
 _lock = threading.Lock()
+# Registrations are per process and per meter provider (the OpenTelemetry API cannot unregister an
+# observable instrument, so a disabled one stays registered and reports nothing).
 _enabled: Set[int] = set()     # id() of each meter provider we registered with (0: the global one)
+_active: Set[int] = set()      # those whose callbacks report (see disable_metrics)
 _keep_alive: List[Any] = []    # the providers and instruments, so ids stay unique while registered
+
+
+def _reporting(options: CallbackOptions, key: int) -> bool:
+    """Observations are made only while this registration is active and the plane is not disabled."""
+    return key in _active and not settings.disabled
 
 
 def _received(options: CallbackOptions) -> Iterable[Observation]:
@@ -82,25 +91,41 @@ def enable_metrics(meter_provider: Optional[Any] = None) -> None:
     """
     key = 0 if meter_provider is None else id(meter_provider)
     with _lock:
+        _active.add(key)
         if key in _enabled:
             return
         meter = metrics.get_meter(INSTRUMENTATION_NAME, _tracing.__version__,
-                                  meter_provider=meter_provider)
+                                  meter_provider=meter_provider, schema_url=SCHEMA_URL)
+
+        def gated(callback):
+            return lambda options: callback(options) if _reporting(options, key) else []
+
         instruments = [
             meter.create_observable_counter(
-                METRIC_RECEIVED, callbacks=[_received], unit="{message}",
+                METRIC_RECEIVED, callbacks=[gated(_received)], unit="{message}",
                 description="Messages delivered to actors, per actor class, enveloped (trace context "
                             "or fanout marker) or bare"),
             meter.create_observable_counter(
-                METRIC_CARRIERS, callbacks=[_carriers], unit="{carrier}",
+                METRIC_CARRIERS, callbacks=[gated(_carriers)], unit="{carrier}",
                 description="Trace carriers built by senders, and received ones sieved (unsampled), "
                             "extracted, invalid or oversized"),
             meter.create_observable_counter(
-                METRIC_FANOUT, callbacks=[_fanout], unit="{recipient}",
+                METRIC_FANOUT, callbacks=[gated(_fanout)], unit="{recipient}",
                 description="Fanout recipients kept for tracing or dropped by fanout sampling"),
             meter.create_observable_counter(
-                METRIC_ROOTS, callbacks=[_roots], unit="{trace}",
+                METRIC_ROOTS, callbacks=[gated(_roots)], unit="{trace}",
                 description="Root traces started by actors whose class allows it (start_traces)"),
         ]
         _enabled.add(key)
         _keep_alive.append((meter_provider, instruments))
+
+
+def disable_metrics(meter_provider: Optional[Any] = None) -> None:
+    """Stop reporting to ``meter_provider`` (default: global); its instruments then observe nothing."""
+    with _lock:
+        _active.discard(0 if meter_provider is None else id(meter_provider))
+
+
+def metrics_enabled(meter_provider: Optional[Any] = None) -> bool:
+    """Are the rollout-telemetry instruments reporting to ``meter_provider`` (default: global)?"""
+    return (0 if meter_provider is None else id(meter_provider)) in _active
