@@ -142,7 +142,7 @@ def test_actor_killed_mid_trace_leaves_system_working_and_spans_exported(make_sy
     assert all(r.status != "ERROR" for r in survivor_spans)
     # The killed handler's span never ended, so it is simply absent (no broken export).
     assert not [r for r in got if r.name == "process Victim" and r.attributes.get(
-        "thespian.message.type") == "tuple" and r.start_ns and r.end_ns is None]
+        "messaging.thespian.message.type") == "tuple" and r.start_ns and r.end_ns is None]
 
 
 def test_spans_of_actor_exiting_normally_are_flushed(make_system, spans):

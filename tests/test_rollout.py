@@ -201,9 +201,9 @@ def test_flip_b_under_load_every_message_once_and_traces_connect(
         assert systems == ["A", "B", "B", "A"][:len(systems)], (seq, systems)
         if (h, t) == ("on", "on"):
             # The B-side sends (Head -> Tail, Tail -> A) carried the context: the loop is closed.
-            assert chain[-1].attributes["thespian.message.type"] == "Ack"
-            assert chain[-1].attributes["thespian.actor.address"] != chain[2].attributes[
-                "thespian.actor.address"]
+            assert chain[-1].attributes["messaging.thespian.message.type"] == "Ack"
+            assert chain[-1].attributes["messaging.thespian.actor.address"] != chain[2].attributes[
+                "messaging.thespian.actor.address"]
     assert len(got) == expected_total, "%d spans exported, %d expected" % (len(got), expected_total)
 
     lags = sorted(ack[4] - ack[3] for ack in col["acks"].values())
