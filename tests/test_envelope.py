@@ -5,7 +5,6 @@ import pytest
 from opentelemetry import trace
 
 from thespian_trace import Envelope, stats, traced_tell
-from thespian_trace.actor import _envelope_for_send
 from thespian_trace.propagation import inject_current
 
 import fanout_actors as fa
@@ -187,17 +186,51 @@ def test_unsampled_traced_send_sends_the_message_object_itself(spans, make_syste
     assert spans.local() == []
 
 
-def test_unsampled_send_is_byte_identical(spans):
-    spans.tracing.set_sampler(DropNamed("unsampled-root"))
+def _wire_bytes(obj):
+    return {protocol: pickle.dumps(obj, protocol=protocol) for protocol in (4, 5)}
+
+
+@pytest.mark.parametrize("path", ["traced_tell", "traced_send"])
+def test_unsampled_send_is_byte_identical(spans, make_system, monkeypatch, path):
+    """What reaches Thespian for an unsampled traced send pickles to exactly the bytes of the bare
+    message (recorded at Thespian's own ``tell``/``send``); a sampled one does not (the control)."""
+    asys = make_system("simpleSystemBase")
+    keeper = asys.createActor(fa.Keeper)
+    handed = []  # the pickles of each Payload handed to Thespian
+    if path == "traced_tell":
+        thespian_tell = asys.tell
+        monkeypatch.setattr(asys, "tell", lambda addr, m: (handed.append(_wire_bytes(m)),
+                                                            thespian_tell(addr, m))[1])
+    else:
+        relay = asys.createActor(fa.Relay)
+        thespian_send = fa.Relay.send
+
+        def recording_send(self, target, m):
+            if not isinstance(m, str):  # not Relay's "sent" reply
+                handed.append(_wire_bytes(m))
+            return thespian_send(self, target, m)
+
+        monkeypatch.setattr(fa.Relay, "send", recording_send)
+    tracer = trace.get_tracer("t")
+
+    def send(payload, root):
+        with tracer.start_as_current_span(root) as span:
+            if path == "traced_tell":
+                traced_tell(asys, keeper, payload)
+            else:  # Relay starts its own root (start_traces); the sampler below decides it
+                assert asys.ask(relay, fa.Forward(keeper, payload), 10) == "sent"
+        return span
+
+    unsampled_root = "unsampled-root" if path == "traced_tell" else "process Relay"
+    spans.tracing.set_sampler(DropNamed(unsampled_root))
     msg = Payload(1, "x")
-    with trace.get_tracer("t").start_as_current_span("unsampled-root") as span:
-        assert span.get_span_context().is_valid and not span.get_span_context().trace_flags.sampled
-        out = _envelope_for_send(msg)
-    assert out is msg
-    for protocol in (4, 5):
-        assert pickle.dumps(out, protocol=protocol) == pickle.dumps(msg, protocol=protocol)
-    with trace.get_tracer("t").start_as_current_span("sampled-root"):
-        assert type(_envelope_for_send(msg)) is Envelope
+    root = send(msg, "unsampled-root")
+    if path == "traced_tell":
+        assert root.get_span_context().is_valid and not root.get_span_context().trace_flags.sampled
+    assert handed == [_wire_bytes(msg)]
+    spans.tracing.set_sampler(DropNamed("unsampled-root"))  # a sampled send, for contrast
+    send(Payload(1, "x"), "sampled-root")
+    assert len(handed) == 2 and all(len(handed[1][p]) > len(handed[0][p]) for p in (4, 5)), handed
 
 
 def test_sampled_traced_tell_sends_an_envelope_that_the_handler_never_sees(spans, make_system):
