@@ -3,7 +3,8 @@
 System A (leader, mode ``on``) and system B (member, mode ``receive``) are multiprocTCPBase systems on
 loopback. Modes are per process and inherited by forked processes, so the test sets the mode in this
 process just before creating each system. Traffic: A's ``Producer`` emits ``Work(seq)`` on its own at a
-steady rate (paced by wakeups, each message in a new root span ``emit Work``) to one of B's ``Head``
+steady rate (half the pipeline's capacity, measured by the test first with a burst through an identical
+pipeline, so a loaded machine slows the test down instead of failing it) (paced by wakeups, each message in a new root span ``emit Work``) to one of B's ``Head``
 actors (placed on B by capability); each Head forwards it to its own ``Tail`` child (also on B), and
 the Tail ``traced_send``s an ``Ack`` back to a ``Collector`` on A:
 
@@ -33,6 +34,7 @@ import time
 from collections import Counter
 
 import pytest
+from thespian.actors import ActorExitRequest
 
 from thespian_trace import SetTraceMode, TraceModeChanged, set_mode
 from thespian_trace.testing import assert_chain, assert_single_trace, format_tree
@@ -43,10 +45,15 @@ from test_convention import no_leaked_processes, start_in_env, wait_for_member  
 
 TIMEOUT = 10
 HEADS = 2
-RATE = 40           # messages per second, emitted by the Producer (this pipeline sustains ~50/s here)
+# The Producer's rate is derived from the pipeline's capacity, measured in the test itself (same
+# systems, same moment): RATE_FRACTION of it, so the paced traffic never builds a backlog however
+# loaded the machine is, and at most MAX_RATE (about 50 msg/s is sustained on an idle 2-core box).
+CALIBRATION_MESSAGES = 60
+RATE_FRACTION = 0.5
+MAX_RATE = 40.0
 LIMIT = 1000        # never more than this many messages per test
 MIN_MESSAGES = 300  # at least this many messages per test, spread over the phases
-PHASE_TIMEOUT = 15  # seconds a phase may take to be exercised
+PHASE_SLACK = 4     # a phase may take this many times its nominal duration (and at least 15 s)
 
 
 def _flip(asys_b, heads, mode):
@@ -60,16 +67,46 @@ def _flip(asys_b, heads, mode):
     return previous
 
 
-def _wait_phase(asys_a, collector, since, mode, needed):
+def _wait_phase(asys_a, collector, since, mode, needed, timeout):
     """Block (bounded) until ``needed`` messages sent after ``since`` were acked having met ``mode``."""
-    deadline = time.monotonic() + PHASE_TIMEOUT
+    deadline = time.monotonic() + timeout
     done = 0
     while time.monotonic() < deadline:
         done = asys_a.ask(collector, ca.Progress(since, mode), TIMEOUT)
         if done >= needed:
             return done
         time.sleep(0.05)
-    raise AssertionError("phase %r: only %d message(s) came back in %ds" % (mode, done, PHASE_TIMEOUT))
+    raise AssertionError("phase %r: only %d message(s) came back in %.0fs" % (mode, done, timeout))
+
+
+def _acked(asys_a, collector):
+    return len(asys_a.ask(collector, ca.Report(), TIMEOUT)["acks"])
+
+
+def _measure_capacity(asys_a, asys_b, spans, n=CALIBRATION_MESSAGES):
+    """Messages per second the pipeline sustains here and now, in its costliest configuration (every B
+    actor "on": four spans and three enveloped hops per message).
+
+    A separate pipeline of the same actors (its own Producer, Heads, Tails and Collector, on the same
+    two systems) gets a burst of ``n`` messages; capacity is ``n`` over the time until the last is
+    acked. Its actors are then stopped and its spans (exactly four per message) drained, so none of
+    this reaches the test's own accounting.
+    """
+    producer = asys_a.createActor(ca.Producer)
+    heads, collector = asys_a.ask(producer, ca.Setup(HEADS), TIMEOUT)
+    _flip(asys_b, heads, "on")
+    t0 = time.monotonic()
+    assert asys_a.ask(producer, ca.Start(n, 1e-9), TIMEOUT) == "started"  # all n due at once
+    deadline = t0 + 120
+    while _acked(asys_a, collector) < n:
+        assert time.monotonic() < deadline, "calibration: %d messages not acked in 120 s" % n
+        time.sleep(0.02)
+    capacity = n / (time.monotonic() - t0)
+    asys_a.tell(producer, ActorExitRequest())  # and with it its children (Heads, Tails, Collector)
+    spans.wait(count=4 * n, timeout=30)
+    spans.settle()
+    spans.receiver.clear()
+    return capacity
 
 
 def _expected_names(head_mode, tail_mode):
@@ -100,6 +137,8 @@ def test_flip_b_under_load_every_message_once_and_traces_connect(
     finally:
         set_mode(previous)
     wait_for_member(asys_a, ca.SINK_CAPABILITY)
+    capacity = _measure_capacity(asys_a, asys_b, spans)
+    rate = min(MAX_RATE, RATE_FRACTION * capacity)
 
     producer = asys_a.createActor(ca.Producer)
     heads, collector = asys_a.ask(producer, ca.Setup(HEADS), TIMEOUT)
@@ -110,18 +149,19 @@ def test_flip_b_under_load_every_message_once_and_traces_connect(
 
     phases = ["receive"] + list(flips)
     phase_min = -(-MIN_MESSAGES // len(phases))  # acked messages that met a phase's mode, per phase
+    phase_timeout = max(15.0, PHASE_SLACK * phase_min / rate)
     t_start = time.monotonic()
-    assert asys_a.ask(producer, ca.Start(LIMIT, 1.0 / RATE), TIMEOUT) == "started"
+    assert asys_a.ask(producer, ca.Start(LIMIT, 1.0 / rate), TIMEOUT) == "started"
     flips_at = []  # (wall time the flip was requested, wall time every Head confirmed it)
     since = 0.0
     try:
         for i, mode in enumerate(flips):
-            _wait_phase(asys_a, collector, since, phases[i], phase_min)
+            _wait_phase(asys_a, collector, since, phases[i], phase_min, phase_timeout)
             requested = time.time()
             assert _flip(asys_b, heads, mode) == [phases[i]] * HEADS
             since = time.time()
             flips_at.append((requested, since))
-        _wait_phase(asys_a, collector, since, phases[-1], phase_min)
+        _wait_phase(asys_a, collector, since, phases[-1], phase_min, phase_timeout)
     finally:
         total = asys_a.ask(producer, ca.Stop(), TIMEOUT)
     assert total < LIMIT, "traffic hit its cap before the last phase was exercised"
@@ -207,6 +247,7 @@ def test_flip_b_under_load_every_message_once_and_traces_connect(
     assert len(got) == expected_total, "%d spans exported, %d expected" % (len(got), expected_total)
 
     lags = sorted(ack[4] - ack[3] for ack in col["acks"].values())
-    print("\nrollout %s: %d messages in %.1fs of traffic; modes met %s; round trip p50 %.0f ms, "
-          "max %.0f ms" % ("->".join(phases), total, traffic_seconds, dict(Counter(modes.values())),
-                           1000 * lags[len(lags) // 2], 1000 * lags[-1]))
+    print("\nrollout %s: capacity %.0f msg/s measured, driven at %.1f msg/s; %d messages in %.1fs of "
+          "traffic; modes met %s; round trip p50 %.0f ms, max %.0f ms" % (
+              "->".join(phases), capacity, rate, total, traffic_seconds, dict(Counter(modes.values())),
+              1000 * lags[len(lags) // 2], 1000 * lags[-1]))
