@@ -159,8 +159,20 @@ def _pingpong_target(base: str, label: str) -> Optional[str]:
     return None
 
 
+def _flush_all(asys: Any, actor: Any) -> None:
+    """Export every span still pending: in ``actor``'s process and its peers' (a Flush through the
+    actors, answered once each flushed) and in this one. The same on the bare and the traced side."""
+    from .bench_actors import Flush, FlushDone, flush_spans
+
+    reply = asys.ask(actor, Flush(), 300)
+    if type(reply) is not FlushDone:
+        raise RuntimeError("flush failed: got %r" % (reply,))
+    flush_spans()
+
+
 def _pingpong_run(asys: Any, pinger: Any, asks: int, exchange: int, traced: bool) -> float:
-    """Messages per second over ``asks`` exchanges of ``exchange`` messages each."""
+    """Messages per second over ``asks`` exchanges of ``exchange`` messages each, timed to completion:
+    the run ends once every span it made is exported (see ``common``: fairness)."""
     from thespian_trace import traced_ask
 
     from .bench_actors import Done, Start
@@ -173,6 +185,7 @@ def _pingpong_run(asys: Any, pinger: Any, asks: int, exchange: int, traced: bool
         reply = traced_ask(asys, pinger, msg, 30) if traced else ask(pinger, msg, 30)
         if type(reply) is not Done:
             raise RuntimeError("ping-pong exchange failed: got %r" % (reply,))
+    _flush_all(asys, pinger)
     return asks * exchange / (clock() - t0)
 
 
@@ -293,18 +306,23 @@ def _make_fanner(asys: Any, cls: type, n: int) -> Any:
 
 
 def _fanout_run(asys: Any, fanner: Any, n: int, repeats: int, traced: bool) -> float:
-    """Seconds per fanout (until every recipient handled it and acknowledged)."""
+    """Seconds per fanout (until every recipient handled it and acknowledged). In process, timed to
+    completion (the spans it made exported before the clock stops); on a multi-process base the
+    caller settles between runs instead (:func:`_fanout_settle`)."""
     from thespian_trace import traced_ask
 
-    from .bench_actors import Done, Go
+    from .bench_actors import Done, Go, flush_spans
 
     msg = Go()
-    clock = clock_for(asys.base if hasattr(asys, "base") else "")
+    base = asys.base if hasattr(asys, "base") else ""
+    clock = clock_for(base)
     t0 = clock()
     for _ in range(repeats):
         reply = traced_ask(asys, fanner, msg, 300) if traced else asys.ask(fanner, msg, 300)
         if type(reply) is not Done or reply.count != n:
             raise RuntimeError("fanout failed: got %r" % (reply,))
+    if base == "simpleSystemBase":
+        flush_spans()  # every actor is in this process: one flush covers them all
     return (clock() - t0) / repeats
 
 
@@ -320,6 +338,14 @@ def _fanout_rows(base: str, n: int, bare_sys: Any, bare: Any, traced_sys: Any, t
     _tracing(False)
     per = min(_fanout_run(bare_sys, bare, n, 1, False) for _ in range(2))
     repeats = max(1, int(sizes["fanout_run_s"] / per))
+    settle = None
+    if base != "simpleSystemBase":
+        # A flush reaches every recipient's process: as costly as the fanout itself, so it runs
+        # between runs, untimed (see ``common``: fairness).
+        def settle() -> None:
+            _flush_all(bare_sys, bare)
+            _flush_all(traced_sys, traced)
+
     for root, label in (("on", "root sampled"), ("off", "root unsampled")):
         def b() -> float:
             _tracing(False)
@@ -329,7 +355,7 @@ def _fanout_rows(base: str, n: int, bare_sys: Any, bare: Any, traced_sys: Any, t
             _tracing(True, "on", root)
             return _fanout_run(traced_sys, traced, n, repeats, True)
 
-        stats = interleave(b, t, sizes["rounds"], TIME)
+        stats = interleave(b, t, sizes["rounds"], TIME, settle=settle)
         rows.append(row("fanout", "%s, %s recipients, %s" % (base, "{:,}".format(n), label),
                         "bare send loop", "traced_fanout", "s", TIME, stats, _fanout_target(n, root),
                         note="%d fanout(s) per run" % repeats))
@@ -439,10 +465,14 @@ def bytes_on_wire(sizes: Dict[str, Any]) -> List[Dict[str, Any]]:
 # in-process micro-benchmarks
 
 
-def _per_op(fn: Callable[[], Any], n: int) -> float:
+def _per_op(fn: Callable[[], Any], n: int, flush: bool = False) -> float:
+    """CPU seconds per call of ``fn`` over ``n`` calls; with ``flush``, timed to completion (the spans
+    the calls made are exported before the clock stops)."""
     t0 = CPU_CLOCK()
     for _ in range(n):
         fn()
+    if flush:
+        _sdk["processor"].force_flush(30000)
     return (CPU_CLOCK() - t0) / n
 
 
@@ -557,8 +587,8 @@ def hop_vs_floor(sizes: Dict[str, Any]) -> List[Dict[str, Any]]:
                                           floor_minimal, None)):
                 n_floor = _calibrated(floor, sizes["micro_run_s"])
                 n_ours = _calibrated(ours, sizes["micro_run_s"])
-                stats = interleave(lambda: _per_op(floor, n_floor), lambda: _per_op(ours, n_ours),
-                                   sizes["rounds"], TIME)
+                stats = interleave(lambda: _per_op(floor, n_floor, flush=True),
+                                   lambda: _per_op(ours, n_ours, flush=True), sizes["rounds"], TIME)
                 rows.append(row("sampled hop vs raw OpenTelemetry", "sampled hop " + label, "OTel floor",
                                 "our hop", "s", TIME, stats, target, note="per hop"))
         sdk["processor"].force_flush(10000)

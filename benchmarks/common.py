@@ -1,8 +1,25 @@
 """Benchmark harness: interleaved rounds, per-round ratios, targets, machine info, Markdown/JSON output.
 
 Every comparison is *side by side*: each round runs the bare variant and the traced variant back to back
-in the same process (the order alternates every round, so drift and warm-up hit both sides alike), and
-the headline ratio is the median of the per-round ratios; min/median/max of those ratios is the spread.
+in the same process (the order alternates every round, so drift and warm-up hit both sides alike). The
+headline ratio is the ratio of the two sides' medians over the rounds; min/median/max of the per-round
+ratios is the spread. One untimed warm-up run of each side precedes the rounds.
+
+Fairness: a side's work must be charged to that side's run, never to the next one. Spans are exported
+by the SDK's batch processor on a thread of its own (in every process that made them), so work a traced
+run caused can still be pending when it returns, and would then run during the next run, often a bare
+one (flattering traced). Each benchmark therefore either
+* times each side to its own completion: the run's last timed step flushes every span processor that
+  the run fed (this process's directly; actor processes' by a ``Flush`` message through the actors,
+  ``bench_actors.Flush``), the same step on both sides (the bare side has nothing to export, so it
+  costs it next to nothing). Used where the flush is cheap next to a run: every in-process case
+  (``simpleSystemBase``, whose clock is process CPU time and so includes the export thread; the sieve
+  and the sampled hop) and the multi-process ping-pong (one ask through the pinger and its ponger);
+* or settles between runs, untimed: ``interleave(settle=...)`` flushes after each run, before the next
+  one starts. Used where the flush would cost as much as the run itself: the multi-process fanout (one
+  message to each of 200 actor processes, about as much work as the fanout measured); there the spans
+  its few kept recipients still hold when a traced run ends are not charged to any side, instead of to
+  the next run.
 """
 from __future__ import annotations
 
@@ -72,32 +89,40 @@ def _ratio(kind: str, bare: float, traced: float) -> float:
 
 
 def interleave(bare: Callable[[], float], traced: Callable[[], float], rounds: int, kind: str,
-               warmup: int = 1) -> Dict[str, Any]:
+               warmup: int = 1, settle: Optional[Callable[[], Any]] = None) -> Dict[str, Any]:
     """Run ``rounds`` rounds of (bare, traced) with alternating order; each callable returns its figure.
 
     Figures are whatever the callables measure (ops/s for THROUGHPUT, seconds for TIME/SPEEDUP).
-    Returns the median figures, the median per-round ratio and the min/median/max spread.
+    ``settle``, when given, runs untimed after every run (warm-up included), so nothing one run left
+    pending runs during the next. Returns the median figures, the ratio of those medians (the
+    headline) and the min/median/max spread of the per-round ratios.
     """
+    def run(side: Callable[[], float]) -> float:
+        figure = side()
+        if settle is not None:
+            settle()
+        return figure
+
     for _ in range(warmup):
-        bare()
-        traced()
+        run(bare)
+        run(traced)
     b_vals: List[float] = []
     t_vals: List[float] = []
     ratios: List[float] = []
     for i in range(rounds):
         if i % 2 == 0:
-            b = bare()
-            t = traced()
+            b = run(bare)
+            t = run(traced)
         else:
-            t = traced()
-            b = bare()
+            t = run(traced)
+            b = run(bare)
         b_vals.append(b)
         t_vals.append(t)
         ratios.append(_ratio(kind, b, t))
     return {
         "bare": statistics.median(b_vals),
         "traced": statistics.median(t_vals),
-        "ratio": statistics.median(ratios),
+        "ratio": _ratio(kind, statistics.median(b_vals), statistics.median(t_vals)),
         "spread": [min(ratios), statistics.median(ratios), max(ratios)],
         "rounds": rounds,
         "bare_rounds": b_vals,
