@@ -4,10 +4,12 @@
     .venv/bin/python benchmarks/run_all.py [--smoke] [--rounds N] [--out DIR] [--only GROUP ...]
                                            [--bases BASE ...] [--no-profile]
 
-Groups: pingpong, fanout, bytes, sieve, hop, codemod, check. ``make bench`` runs it with no options.
-The codemod and migration-check benchmarks live in ``benchmarks/bench_codemod.py`` and
-``benchmarks/bench_check.py`` (each ``run(smoke=False) -> list[dict]``); when one is missing or fails,
-the table says so instead of the run failing.
+Groups: pingpong, fanout, bytes, sieve, hop, exporter, codemod, check. ``make bench`` runs it with no
+options. ``exporter`` is ``benchmarks/exporter_down.py`` (throughput with the OTLP endpoint refusing or
+hanging against it up, target >= 0.95). The codemod and migration-check benchmarks live in
+``benchmarks/bench_codemod.py`` and ``benchmarks/bench_check.py`` (each ``run(smoke=False) ->
+list[dict]``); if one cannot be imported or raises, the run fails (exit status 1) after writing the
+table, whose row for it says why.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ if ROOT not in sys.path:
 
 from benchmarks import common  # noqa: E402
 
-GROUPS = ("pingpong", "fanout", "bytes", "sieve", "hop", "codemod", "check")
+GROUPS = ("pingpong", "fanout", "bytes", "sieve", "hop", "exporter", "codemod", "check")
 EXTERNAL = {
     # group: (module, table group, default target, per-case target overrides by substring)
     "codemod": ("benchmarks.bench_codemod", "codemod vs LibCST NOOP", "<= 3",
@@ -112,6 +114,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     if runtime_groups:
         rows += bench_runtime.run(smoke=args.smoke, rounds=args.rounds, bases=tuple(args.bases),
                                   only=runtime_groups)
+    if "exporter" in want:
+        from benchmarks import exporter_down
+
+        exporter_bases = [b for b in ("simpleSystemBase", "multiprocTCPBase") if b in args.bases]
+        if exporter_bases:
+            bench_runtime._log("running exporter-down benchmark")
+            rows += exporter_down.run(smoke=args.smoke, rounds=args.rounds, bases=exporter_bases,
+                                      log=bench_runtime._log)
     for group in ("codemod", "check"):
         if group in want:
             bench_runtime._log("running %s benchmark" % group)
@@ -135,6 +145,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         paths["profiles"] = prof_path
     print(common.markdown(rows, info, command, elapsed, missing))
     print("\nwrote " + ", ".join(paths.values()))
+    if missing:
+        print("\n".join(["", "FAILED:"] + list(missing)), file=sys.stderr)
+        return 1
     return 0
 
 

@@ -5,7 +5,6 @@ it between processes.
 """
 import os
 import time
-import tracemalloc
 from collections.abc import Mapping
 
 from opentelemetry import trace
@@ -217,26 +216,6 @@ class Supervisor(TracedActor):
                 self.__dict__.setdefault("exited", []).append(name)
 
 
-class Echo(TracedActor):
-    """Throughput actor for the exporter-down scenarios: replies with the payload; optionally reports
-    its pid so the parent can read its RSS."""
-
-    def receiveMsg_int(self, msg, sender):
-        self.traced_send(sender, msg)
-
-    def receiveMsg_str(self, msg, sender):
-        if msg == "pid":
-            self.send(sender, os.getpid())
-        elif msg == "tm-start":        # memory accounting in the actor's own process
-            tracemalloc.start()
-            self.send(sender, True)
-        elif msg == "tm":
-            self.send(sender, tracemalloc.get_traced_memory()[0])
-        elif msg == "tm-stop":
-            tracemalloc.stop()
-            self.send(sender, True)
-
-
 __all__ = ["RawEnvelope", "RaisingBool", "RaisingMapping", "SneakyStr", "Item", "Boom", "DeliveryCounter",
            "BareFailer", "TracedFailer", "FailDriver", "PidReporter", "Victim", "Survivor", "Quitter",
-           "Supervisor", "Echo", "ChildActorExited", "PoisonMessage"]
+           "Supervisor", "ChildActorExited", "PoisonMessage"]
