@@ -341,9 +341,8 @@ def _fanout_rows(base: str, n: int, bare_sys: Any, bare: Any, traced_sys: Any, t
     settle = None
     if base != "simpleSystemBase":
         # A flush reaches every recipient's process: as costly as the fanout itself, so it runs
-        # between runs, untimed (see ``common``: fairness).
+        # between runs, untimed (see ``common``: fairness). The bare system makes no spans.
         def settle() -> None:
-            _flush_all(bare_sys, bare)
             _flush_all(traced_sys, traced)
 
     for root, label in (("on", "root sampled"), ("off", "root unsampled")):
