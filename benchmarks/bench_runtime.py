@@ -429,7 +429,7 @@ def bytes_on_wire(sizes: Dict[str, Any]) -> List[Dict[str, Any]]:
     from opentelemetry import trace
 
     from thespian_trace import Envelope, config
-    from thespian_trace.actor import _envelope_for_send
+    from thespian_trace.sending import outgoing as _envelope_for_send
     from thespian_trace.testing import set_sampler
 
     setup_sdk()
