@@ -1,17 +1,22 @@
 """The LibCST rewrite: traced sends, traced bases, import fix-ups, opt-in external ask/tell.
 
 The decisions are made by :mod:`codemod.analysis` (stdlib ``ast``, repository-wide). This module turns
-them into a :class:`FilePlan` per file and applies the plan with one LibCST pass that matches sites by
-meaning, not by position: ``(class qualname, method path, ordinal)`` for sends and
-``(scope, ordinal)`` for external calls, counted in source order exactly as the analysis counts them.
-No LibCST metadata is computed, and files without a plan are never parsed by LibCST.
+them into a :class:`FilePlan` per file and applies the plan with one LibCST pass that finds sites through
+the model the analysis uses (:mod:`codemod.sites`: same frames, same matching, same ordinals), never by
+position. No LibCST metadata is computed, and files without a plan are never parsed by LibCST.
+
+Safety net, in :func:`rewrite_source`: the planned and the performed changes must match one for one; the
+result must compile; its AST must equal the original's once the planned changes are mapped back; and every
+name the rewrite uses must be bound before the module first uses it at import time
+(:mod:`codemod.binding_order`). A file failing any of these is reported and never written.
 
 Public API:
     ``plan_file(repo, fa, external=False) -> FilePlan``
     ``rewrite_source(data: bytes, plan) -> RewriteResult`` (bytes in, bytes out; encoding, BOM and
-    newlines preserved; the result is verified to compile and to contain exactly the planned changes)
+    newlines preserved)
     ``TraceSendsCommand``: the same rewrite as a LibCST ``VisitorBasedCodemodCommand`` for
-    ``python -m libcst.tool codemod rewrite.TraceSendsCommand PATHS`` (see ``.libcst.codemod.yaml``).
+    ``python -m libcst.tool codemod --no-format rewrite.TraceSendsCommand PATHS`` (see
+    ``.libcst.codemod.yaml``).
 """
 from __future__ import annotations
 
@@ -29,6 +34,10 @@ import libcst as cst
 from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
 
 from .analysis import TRACE_MODULE, FileAnalysis, RepoAnalysis, SendSite, analyze_paths
+from .binding_order import first_use_before_binding
+from .discovery import find_root
+from .sites import (BY_ATTR, MODULE_FRAME, TRACED_ATTRS, TRACED_EXTERNAL, WAKEUP, Frame, ScopeCounter,
+                    SiteCounter, SiteKey, class_frame, function_frame, match, match_external)
 
 _THESPIAN_MODULES = ("thespian.actors", "thespian")
 
@@ -38,7 +47,8 @@ class FilePlan:
     """What the codemod changes in one file."""
     path: str
     module: str
-    sends: Set[Tuple[Optional[str], str, int]] = field(default_factory=set)
+    # send sites to rename: SiteKey -> traced method name (traced_send, traced_wakeup_after)
+    sends: Dict[SiteKey, str] = field(default_factory=dict)
     rebases: Dict[str, List[Tuple[int, str]]] = field(default_factory=dict)
     externals: Dict[Tuple[str, int], str] = field(default_factory=dict)
     add_names: List[str] = field(default_factory=list)
@@ -49,6 +59,9 @@ class FilePlan:
     protected: Set[str] = field(default_factory=set)
     star_imported: bool = False
     review: List[SendSite] = field(default_factory=list)
+    # untraced sites left for a later run: their class becomes traced only when these files are rewritten
+    deferred: List[Tuple[SendSite, List[str]]] = field(default_factory=list)
+    planned: List[SendSite] = field(default_factory=list)  # the sites behind ``sends``
 
     @property
     def empty(self) -> bool:
@@ -62,6 +75,7 @@ class RewriteResult:
     path: str
     new_data: Optional[bytes] = None
     sends: int = 0
+    wakeups: int = 0
     rebased: int = 0
     externals: int = 0
     error: Optional[str] = None
@@ -72,16 +86,26 @@ def _root_name(text: str) -> str:
 
 
 def plan_file(repo: RepoAnalysis, fa: FileAnalysis, external: bool = False) -> FilePlan:
-    """Turn the analysis of one file into the changes the codemod makes."""
+    """Turn the analysis of one file into the changes the codemod makes.
+
+    A send whose class becomes traced only through the rewrite of a file that is not a target of this
+    run is *deferred*, not rewritten: ``traced_send`` would not exist on it yet.
+    """
     plan = FilePlan(path=fa.path, module=fa.module)
-    plan.review = [s for s in fa.send_sites if s.kind == "manual_review" and s.optout is None]
-    if fa.parse_error or fa.generated or fa.file_optout is not None:
+    plan.review = [s for s in fa.send_sites if s.kind in ("manual_review", "unknown") and s.optout is None]
+    if fa.parse_error or fa.generated or fa.file_optout is not None or not fa.target:
         return plan
     if fa.module.split(".")[0] in ("thespian", TRACE_MODULE):
         return plan
     for s in fa.send_sites:
-        if s.rewritable:
-            plan.sends.add((s.class_name, s.method, s.ordinal))
+        if not s.rewritable:
+            continue
+        missing = [p for p in s.needs if not repo.is_target(p)]
+        if missing:
+            plan.deferred.append((s, missing))
+            continue
+        plan.sends[s.site_key] = s.traced_name
+        plan.planned.append(s)
     base_uses: Dict[str, int] = {}
     needed: List[str] = []
     for c in fa.classes:
@@ -131,21 +155,8 @@ def plan_file(repo: RepoAnalysis, fa: FileAnalysis, external: bool = False) -> F
 # --------------------------------------------------------------------------------------------------
 # the transformer
 # --------------------------------------------------------------------------------------------------
-class _Frame:
-    __slots__ = ("cls", "method", "selfname", "scope", "qual", "in_func")
-
-    def __init__(self, cls, method, selfname, scope, qual, in_func):
-        self.cls = cls
-        self.method = method
-        self.selfname = selfname
-        self.scope = scope
-        self.qual = qual
-        self.in_func = in_func
-
-
-def _first_param(params: cst.Parameters) -> Optional[str]:
-    ps = list(params.posonly_params) + list(params.params)
-    return ps[0].name.value if ps else None
+def _positional(params: cst.Parameters) -> List[str]:
+    return [p.name.value for p in list(params.posonly_params) + list(params.params)]
 
 
 def _is_staticmethod(fn: cst.FunctionDef) -> bool:
@@ -159,7 +170,7 @@ def _is_staticmethod(fn: cst.FunctionDef) -> bool:
 
 
 class TraceTransformer(cst.CSTTransformer):
-    """Applies a :class:`FilePlan` to a LibCST module (no metadata needed)."""
+    """Applies a :class:`FilePlan` to a LibCST module (no metadata needed; frames from codemod.sites)."""
 
     def __init__(self, plan: FilePlan, name_loads: Optional[Dict[str, int]] = None,
                  dunder_all: Optional[Set[str]] = None) -> None:
@@ -167,41 +178,35 @@ class TraceTransformer(cst.CSTTransformer):
         self.plan = plan
         self.name_loads = name_loads or {}
         self.dunder_all = dunder_all or set()
-        self.frames: List[_Frame] = [_Frame(None, (), None, (), (), False)]
-        self.send_counts: Dict[Tuple[Optional[str], str], int] = {}
-        self.ext_counts: Dict[str, int] = {}
-        self.rename_ids: Set[int] = set()
+        self.frames: List[Frame] = [MODULE_FRAME]
+        self.sites = SiteCounter()
+        self.scopes = ScopeCounter()
+        self.rename: Dict[int, str] = {}
         self.ext_ids: Dict[int, str] = {}
-        self.class_qns: List[str] = []
+        self.classes: List[Tuple[str, Frame]] = []
         self.sends_done = 0
+        self.wakeups_done = 0
         self.rebased = 0
         self.ext_done = 0
         self.unmatched: List[str] = []
 
     # ---- scopes -------------------------------------------------------------------------------
     @property
-    def f(self) -> _Frame:
+    def f(self) -> Frame:
         return self.frames[-1]
 
     def visit_ClassDef(self, node: cst.ClassDef) -> Optional[bool]:
-        f = self.f
-        name = node.name.value
-        if f.in_func:
-            qn = ".".join(f.qual) + ".<locals>." + name if f.qual else name
-        else:
-            qn = ".".join(f.qual + (name,))
-        self.class_qns.append(qn)
+        self.classes.append(class_frame(self.f, node.name.value))
         return True
 
     def visit_ClassDef_body(self, node: cst.ClassDef) -> None:
-        qn = self.class_qns[-1]
-        self.frames.append(_Frame(qn, (), None, self.f.scope + (node.name.value,), tuple(qn.split(".")), False))
+        self.frames.append(self.classes[-1][1])
 
     def leave_ClassDef_body(self, node: cst.ClassDef) -> None:
         self.frames.pop()
 
     def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
-        qn = self.class_qns.pop()
+        qn = self.classes.pop()[0]
         changes = self.plan.rebases.get(qn)
         if not changes:
             return updated_node
@@ -215,37 +220,33 @@ class TraceTransformer(cst.CSTTransformer):
         self.rebased += 1
         return updated_node.with_changes(bases=bases)
 
-    def _func_frame(self, name: str, params: cst.Parameters, static: bool, body: bool) -> _Frame:
-        f = self.f
-        method = f.method + (name,)
-        selfname = f.selfname
-        if not f.method:
-            selfname = None if static else _first_param(params)
-            if f.cls is None and selfname != "self":
-                selfname = None
-        scope = f.scope + (name,) if body else f.scope
-        return _Frame(f.cls, method, selfname, scope, f.qual + (name,), True)
+    def _function(self, node: cst.FunctionDef, body: bool) -> None:
+        self.frames.append(function_frame(self.f, node.name.value, _positional(node.params),
+                                          _is_staticmethod(node), False, body))
+
+    def _lambda(self, node: cst.Lambda, body: bool) -> None:
+        self.frames.append(function_frame(self.f, "<lambda>", _positional(node.params), False, True, body))
 
     def visit_FunctionDef_params(self, node: cst.FunctionDef) -> None:
-        self.frames.append(self._func_frame(node.name.value, node.params, _is_staticmethod(node), False))
+        self._function(node, False)
 
     def leave_FunctionDef_params(self, node: cst.FunctionDef) -> None:
         self.frames.pop()
 
     def visit_FunctionDef_body(self, node: cst.FunctionDef) -> None:
-        self.frames.append(self._func_frame(node.name.value, node.params, _is_staticmethod(node), True))
+        self._function(node, True)
 
     def leave_FunctionDef_body(self, node: cst.FunctionDef) -> None:
         self.frames.pop()
 
     def visit_Lambda_params(self, node: cst.Lambda) -> None:
-        self.frames.append(self._func_frame("<lambda>", node.params, False, False))
+        self._lambda(node, False)
 
     def leave_Lambda_params(self, node: cst.Lambda) -> None:
         self.frames.pop()
 
     def visit_Lambda_body(self, node: cst.Lambda) -> None:
-        self.frames.append(self._func_frame("<lambda>", node.params, False, True))
+        self._lambda(node, True)
 
     def leave_Lambda_body(self, node: cst.Lambda) -> None:
         self.frames.pop()
@@ -253,39 +254,34 @@ class TraceTransformer(cst.CSTTransformer):
     # ---- sends --------------------------------------------------------------------------------
     def visit_Attribute(self, node: cst.Attribute) -> Optional[bool]:
         attr = node.attr.value
-        if attr != "send" and attr != "traced_send":
+        if attr not in BY_ATTR:
             return True
         f = self.f
-        if not f.method:
-            return True
         v = node.value
-        via_super = (isinstance(v, cst.Call) and isinstance(v.func, cst.Name) and v.func.value == "super")
-        if not ((isinstance(v, cst.Name) and f.selfname is not None and v.value == f.selfname) or via_super):
+        via_super = isinstance(v, cst.Call) and isinstance(v.func, cst.Name) and v.func.value == "super"
+        op = match(f, attr, v.value if isinstance(v, cst.Name) else None, via_super)
+        if op is None:
             return True
-        key = (f.cls, ".".join(f.method))
-        ordinal = self.send_counts.get(key, 0)
-        self.send_counts[key] = ordinal + 1
-        if (key[0], key[1], ordinal) in self.plan.sends:
-            if attr != "send" or via_super:
-                self.unmatched.append("send %s.%s #%d is not a self.send" % (key[0], key[1], ordinal))
+        key = self.sites.key(f.cls, ".".join(f.method), op.family)
+        traced = self.plan.sends.get(key)
+        if traced is not None:
+            if attr != op.untraced or via_super:
+                self.unmatched.append("site %s.%s %s #%d is not a self.%s" % (key.cls, key.method, key.family,
+                                                                             key.ordinal, op.untraced))
             else:
-                self.rename_ids.add(id(node))
+                self.rename[id(node)] = traced
         return True
 
     def visit_Call(self, node: cst.Call) -> Optional[bool]:
         fn = node.func
-        op = None
-        if isinstance(fn, cst.Attribute) and fn.attr.value in ("ask", "tell"):
-            op = fn.attr.value
-        elif isinstance(fn, cst.Name) and fn.value in ("traced_ask", "traced_tell"):
-            op = fn.value[7:]
-        if op is not None:
-            sc = ".".join(self.f.scope)
-            ordinal = self.ext_counts.get(sc, 0)
-            self.ext_counts[sc] = ordinal + 1
+        ext = match_external(fn.attr.value if isinstance(fn, cst.Attribute) else None,
+                             fn.value if isinstance(fn, cst.Name) else None)
+        if ext is not None:
+            op, traced = ext
+            sc, ordinal = self.scopes.key(self.f.scope)
             want = self.plan.externals.get((sc, ordinal))
             if want is not None:
-                if want != op or not isinstance(fn, cst.Attribute):
+                if want != op or traced:
                     self.unmatched.append("external %s #%d" % (sc, ordinal))
                 else:
                     self.ext_ids[id(node)] = op
@@ -293,12 +289,13 @@ class TraceTransformer(cst.CSTTransformer):
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         ofn = original_node.func
-        if id(ofn) in self.rename_ids:
-            self.rename_ids.discard(id(ofn))
+        traced = self.rename.pop(id(ofn), None)
+        if traced is not None:
             self.sends_done += 1
+            self.wakeups_done += traced == WAKEUP.traced
             fn = updated_node.func
             assert isinstance(fn, cst.Attribute)
-            return updated_node.with_changes(func=fn.with_changes(attr=cst.Name("traced_send")))
+            return updated_node.with_changes(func=fn.with_changes(attr=cst.Name(traced)))
         op = self.ext_ids.pop(id(original_node), None)
         if op is not None:
             fn = updated_node.func
@@ -331,20 +328,25 @@ class TraceTransformer(cst.CSTTransformer):
         insert_at: Optional[int] = None
         carried_lines: List[cst.EmptyLine] = []
         carried_trailing: Optional[cst.TrailingWhitespace] = None
+        # where the new import goes: where a removed thespian import line was, else right after the first
+        # top-level thespian import, else after the leading block of imports (never after one that comes
+        # below code: late `import tempfile` lines in test modules); binding_order proves it afterwards
         last_import_idx: Optional[int] = None
-        for stmt in body:
+        leading = True
+        for pos, stmt in enumerate(body):
             if not isinstance(stmt, cst.SimpleStatementLine):
                 new_body.append(stmt)
+                leading = leading and _is_import_block(stmt)
+                if leading:
+                    last_import_idx = len(new_body)
                 continue
             small = list(stmt.body)
             kept_small = []
             touched = False
-            thespian_import = False
+            thespian_import = any(_imports_thespian(s) for s in small)
             for s in small:
                 if isinstance(s, cst.ImportFrom) and not isinstance(s.names, cst.ImportStar):
                     modname = _dotted(s.module) if s.module is not None else ""
-                    if not s.relative and modname == "thespian.actors":
-                        thespian_import = True
                     if not s.relative and modname == TRACE_MODULE and add:
                         names = list(s.names)
                         have = {_alias_bound(a) for a in names}
@@ -386,13 +388,14 @@ class TraceTransformer(cst.CSTTransformer):
                         names.append(a)
                     if len(names) != len(s.names):
                         touched = True
-                        thespian_import = True
                         if not names:
                             continue
                         names[-1] = names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
                         s = s.with_changes(names=names)
                 kept_small.append(s)
-            is_import = any(isinstance(s, (cst.Import, cst.ImportFrom)) for s in small)
+            is_import = all(isinstance(s, (cst.Import, cst.ImportFrom)) for s in small)
+            if not (is_import or (pos == 0 and _is_docstring(stmt))):
+                leading = False
             if not kept_small:
                 # the whole line went away: its comments move to what replaces it
                 if insert_at is None:
@@ -407,7 +410,7 @@ class TraceTransformer(cst.CSTTransformer):
             new_body.append(stmt)
             if thespian_import and insert_at is None:
                 insert_at = len(new_body)
-            if is_import:
+            if is_import and leading:
                 last_import_idx = len(new_body)
         if add:
             line = cst.SimpleStatementLine(
@@ -428,12 +431,43 @@ class TraceTransformer(cst.CSTTransformer):
         return updated_node.with_changes(body=new_body)
 
 
+def _is_docstring(stmt: cst.BaseStatement) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and bool(stmt.body) and \
+        isinstance(stmt.body[0], cst.Expr) and isinstance(stmt.body[0].value,
+                                                          (cst.SimpleString, cst.ConcatenatedString))
+
+
+def _imports_thespian(s: cst.BaseSmallStatement) -> bool:
+    """``from thespian... import ...`` (also ``*``) or ``import thespian...``."""
+    if isinstance(s, cst.ImportFrom):
+        return not s.relative and s.module is not None and _dotted(s.module).split(".")[0] == "thespian"
+    if isinstance(s, cst.Import):
+        return any(_dotted(a.name).split(".")[0] == "thespian" for a in s.names)
+    return False
+
+
+def _is_import_block(stmt: cst.BaseStatement) -> bool:
+    """A ``try``/``if`` made only of imports (``try: import ujson as json`` ...), part of the import block."""
+    if not isinstance(stmt, (cst.Try, cst.If)):
+        return False
+    blocks = [stmt.body] + [h.body for h in getattr(stmt, "handlers", ())]
+    for extra in (stmt.orelse, getattr(stmt, "finalbody", None)):
+        if extra is not None:
+            blocks.append(extra.body if not isinstance(extra, cst.If) else extra)
+    for b in blocks:
+        if isinstance(b, cst.If):
+            if not _is_import_block(b):
+                return False
+            continue
+        for line in b.body:
+            if not (isinstance(line, cst.SimpleStatementLine)
+                    and all(isinstance(x, (cst.Import, cst.ImportFrom, cst.Pass)) for x in line.body)):
+                return False
+    return True
+
+
 def _after_preamble(body: List[cst.BaseStatement]) -> int:
-    i = 0
-    if body and isinstance(body[0], cst.SimpleStatementLine) and body[0].body and \
-            isinstance(body[0].body[0], cst.Expr) and isinstance(body[0].body[0].value,
-                                                                 (cst.SimpleString, cst.ConcatenatedString)):
-        i = 1
+    i = 1 if body and _is_docstring(body[0]) else 0
     while i < len(body) and isinstance(body[i], cst.SimpleStatementLine) and any(
             isinstance(s, cst.ImportFrom) and s.module is not None and _dotted(s.module) == "__future__"
             for s in body[i].body):
@@ -480,17 +514,22 @@ def _name_loads(tree: ast.AST) -> Tuple[Dict[str, int], Set[str]]:
     return counts, dunder_all
 
 
-def _normalized_dump(text: str) -> str:
-    """Parse and map a rewrite's changes back to one form (in place, one walk) so other changes show."""
-    tree = ast.parse(text)
+_UNTRACED = {op.traced: op.untraced for op in BY_ATTR.values()}
+
+
+def _normalized_dump(tree: ast.Module) -> str:
+    """Map a rewrite's changes back to one form (in place, one walk) so that any other change shows.
+
+    Imports are dropped and bases blanked here; :mod:`codemod.binding_order` checks their order.
+    """
     for n in ast.walk(tree):
         t = type(n)
         if t is ast.Attribute:
-            if n.attr == "traced_send":
-                n.attr = "send"
+            if n.attr in TRACED_ATTRS:
+                n.attr = _UNTRACED[n.attr]
         elif t is ast.Call:
             f = n.func
-            if type(f) is ast.Name and (f.id == "traced_ask" or f.id == "traced_tell") and n.args:
+            if type(f) is ast.Name and f.id in TRACED_EXTERNAL and n.args:
                 n.func = ast.Attribute(value=n.args[0], attr=f.id[7:], ctx=ast.Load())
                 n.args = n.args[1:]
         elif t is ast.ClassDef:
@@ -499,9 +538,21 @@ def _normalized_dump(text: str) -> str:
     return ast.dump(tree)
 
 
-def _same_program(old: str, new: str) -> bool:
-    """True when ``new`` differs from ``old`` only by the rewrites this codemod makes."""
-    return _normalized_dump(old) == _normalized_dump(new)
+def _same_program(old, new) -> bool:
+    """True when ``new`` differs from ``old`` only by the rewrites this codemod makes (source texts or
+    ``ast`` trees; trees are changed in place)."""
+    return _normalized_dump(ast.parse(old) if isinstance(old, str) else old) == \
+        _normalized_dump(ast.parse(new) if isinstance(new, str) else new)
+
+
+def _names_used(plan: FilePlan, tr: "TraceTransformer") -> Set[str]:
+    """The module-level names the rewritten file now relies on."""
+    used: Set[str] = set()
+    for changes in plan.rebases.values():
+        used.update(plan.local_names.get(new, new) for _i, new in changes)
+    for op in plan.externals.values():
+        used.add(plan.local_names.get("traced_" + op, "traced_" + op))
+    return used
 
 
 def transform_module(module: cst.Module, plan: FilePlan, text: Optional[str] = None
@@ -539,13 +590,22 @@ def rewrite_source(data: bytes, plan: FilePlan) -> RewriteResult:
                             tr.rebased, tr.ext_done, (": " + "; ".join(tr.unmatched)) if tr.unmatched else ""))
             return res
         code = new.code
-        compile(code, plan.path, "exec", dont_inherit=True)
-        if not _same_program(text, code):
+        new_tree = ast.parse(code, plan.path)
+        compile(new_tree, plan.path, "exec", dont_inherit=True)
+        bad = first_use_before_binding(new_tree, _names_used(plan, tr))
+        if bad is not None:
+            name, line, bound = bad
+            res.error = ("the rewritten module would use %s at line %d before %s; file left unchanged "
+                         "(move its imports above the code that uses them, then re-run)"
+                         % (name, line, "it is bound (line %d)" % bound if bound else "anything binds it"))
+            return res
+        if not _same_program(ast.parse(text, plan.path), new_tree):
             res.error = "internal check failed: the rewrite changed more than sends, bases and imports; " \
                         "file left unchanged"
             return res
         res.new_data = code.encode(enc)
-        res.sends, res.rebased, res.externals = tr.sends_done, tr.rebased, tr.ext_done
+        res.sends, res.wakeups = tr.sends_done - tr.wakeups_done, tr.wakeups_done
+        res.rebased, res.externals = tr.rebased, tr.ext_done
     except Exception as exc:  # per-file isolation: report, never raise
         res.error = "%s: %s" % (type(exc).__name__, exc)
     return res
@@ -566,25 +626,16 @@ _ANALYSIS_CACHE: Dict[Tuple[str, bool], RepoAnalysis] = {}
 def _default_root(filename: Optional[str]) -> str:
     if not filename:
         return os.getcwd()
-    d = os.path.dirname(os.path.abspath(filename))
-    probe = d
-    while True:
-        if os.path.exists(os.path.join(probe, ".git")):
-            return probe
-        parent = os.path.dirname(probe)
-        if parent == probe:
-            break
-        probe = parent
-    while os.path.isfile(os.path.join(d, "__init__.py")):
-        d = os.path.dirname(d)
-    return d
+    root, _why = find_root([filename])
+    return root or os.path.dirname(os.path.abspath(filename))
 
 
 class TraceSendsCommand(VisitorBasedCodemodCommand):
     """Rewrite actor sends to ``traced_send`` and switch actor bases to the traced runtime classes.
 
     Repository-wide facts come from :mod:`codemod.analysis`, run once per process over ``--root``
-    (default: the git root of the first file, else the top of its package chain).
+    (default: found from the first file as :func:`codemod.discovery.find_root` does). The same checks as
+    :func:`rewrite_source` guard each file; a file failing one is left unchanged with a warning.
     """
 
     DESCRIPTION: str = "thespian-trace: self.send -> self.traced_send, traced bases, imports (opt-in ask/tell)"
@@ -621,5 +672,9 @@ class TraceSendsCommand(VisitorBasedCodemodCommand):
         new, tr = transform_module(tree, plan)
         if tr.unmatched or tr.sends_done != len(plan.sends):
             self.warn("analysis/rewrite mismatch; file skipped")
+            return tree
+        bad = first_use_before_binding(ast.parse(new.code), _names_used(plan, tr))
+        if bad is not None:
+            self.warn("%s:%d: %s would be used before it is bound; file skipped" % (filename, bad[1], bad[0]))
             return tree
         return new

@@ -663,7 +663,7 @@ def test_analysis_keys_are_stable_when_lines_move():
     k1 = [(s.key, s.kind) for s in analyze_sources({"/v/m.py": base}).send_sites()]
     k2 = [(s.key, s.kind) for s in analyze_sources({"/v/m.py": moved}).send_sites()]
     assert k1 == k2
-    assert [k for k, _ in k1] == [("m", "A", "receiveMsg_str", i) for i in range(3)]
+    assert [k for k, _ in k1] == [("m", "A", "receiveMsg_str", "send", i) for i in range(3)]
     assert [kind for _, kind in k1] == ["manual_review", "untraced_send", "traced_send"]
 
 

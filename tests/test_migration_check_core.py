@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 
 from codemod import check
+from codemod.check.render import as_github
 from codemod.check import (
     BaselineEntry,
     BaselineError,
@@ -117,7 +118,7 @@ def test_ratchet_without_baseline_everything_new():
 def test_package_stats_and_floor():
     s = PackageStats("app", traced=87, untraced=13)
     assert s.total == 100 and s.line().startswith("app: 100 send sites, 87% traced")
-    assert check._pct(99.99) == "99.9%"  # never rounds up to 100%
+    assert check.pct(99.99) == "99.9%"  # never rounds up to 100%
     assert PackageStats("empty").coverage == 100.0
     rep = report_for(stats=[s], min_cov=90)
     assert rep.coverage_failed and rep.exit_code == 1
@@ -218,8 +219,8 @@ def test_github_annotations_summarised_beyond_limit(monkeypatch, tmp_path):
 
 
 def test_github_escaping():
-    assert check._gh_data("50%\nnext") == "50%25%0Anext"
-    assert check._gh_prop("a,b:c") == "a%2Cb%3Ac"
+    assert as_github.escape_data("50%\nnext") == "50%25%0Anext"
+    assert as_github.escape_property("a,b:c") == "a%2Cb%3Ac"
 
 
 # SARIF 2.1.0: the required fields of the official schema (sarif-schema-2.1.0.json, OASIS), restricted to
