@@ -281,7 +281,8 @@ def _apply(work, results, summary: Summary, diff: bool, check: bool, out, mtimes
             summary.failed += 1
             summary.failures.append((path, r.error))
             continue
-        if ap in failed:
+        if ap in failed or deps[ap] & failed:
+            failed.add(ap)
             summary.failed += 1
             bad = sorted(deps[ap] & failed)
             summary.failures.append((path, "not rewritten: its traced sends rely on %s, which could not be "

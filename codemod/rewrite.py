@@ -545,6 +545,25 @@ def _same_program(old, new) -> bool:
         _normalized_dump(ast.parse(new) if isinstance(new, str) else new)
 
 
+def _original_line(old: ast.Module, new: ast.Module):
+    """Map a line of the rewritten module to the original file (the rewrite only adds or removes
+    top-level import lines, so other top-level statements keep their order)."""
+    def code(tree):
+        return [st for st in tree.body if not isinstance(st, (ast.Import, ast.ImportFrom))]
+
+    pairs = list(zip(code(new), code(old)))
+
+    def where(line: int) -> int:
+        offset = 0
+        for n, o in pairs:
+            if n.lineno > line:
+                break
+            offset = o.lineno - n.lineno
+        return line + offset
+
+    return where
+
+
 def _names_used(plan: FilePlan, tr: "TraceTransformer") -> Set[str]:
     """The module-level names the rewritten file now relies on."""
     used: Set[str] = set()
@@ -593,13 +612,16 @@ def rewrite_source(data: bytes, plan: FilePlan) -> RewriteResult:
         new_tree = ast.parse(code, plan.path)
         compile(new_tree, plan.path, "exec", dont_inherit=True)
         bad = first_use_before_binding(new_tree, _names_used(plan, tr))
+        old_tree = ast.parse(text, plan.path)
         if bad is not None:
             name, line, bound = bad
+            where = _original_line(old_tree, new_tree)
             res.error = ("the rewritten module would use %s at line %d before %s; file left unchanged "
                          "(move its imports above the code that uses them, then re-run)"
-                         % (name, line, "it is bound (line %d)" % bound if bound else "anything binds it"))
+                         % (name, where(line), "it is bound (line %d)" % where(bound) if bound
+                            else "anything binds it"))
             return res
-        if not _same_program(ast.parse(text, plan.path), new_tree):
+        if not _same_program(old_tree, new_tree):
             res.error = "internal check failed: the rewrite changed more than sends, bases and imports; " \
                         "file left unchanged"
             return res

@@ -148,7 +148,7 @@ def helper_refs(res: Resolver, states: List[FileState]) -> Dict[int, str]:
                 pname = _param_for(helper.init_params, sp.position, sp.keyword)
                 if pname is None:
                     continue
-                attrs = {a for a, srcs in helper.attr_params.items() if (id(init), pname) in srcs}
+                attrs = _attrs_set_from(init, pname)
                 for rc in helper.ref_cands:
                     if (rc.attr is not None and rc.attr in attrs) or (rc.func is init and rc.param == pname):
                         out[id(rc)] = "send through an actor held by %s (%s)" % (helper.info.qualname, where)
@@ -161,6 +161,19 @@ def helper_refs(res: Resolver, states: List[FileState]) -> Dict[int, str]:
                 for rc in r[1].ref_cands:
                     if rc.func is fn and rc.param == pname and pname is not None:
                         out[id(rc)] = "send through an actor passed to %s() (%s)" % (r[2], where)
+    return out
+
+
+def _attrs_set_from(init, pname: str) -> Set[str]:
+    """The attributes ``__init__`` sets from parameter ``pname`` (``self.actor = actor``)."""
+    params = [p.arg for p in list(getattr(init.args, "posonlyargs", [])) + list(init.args.args)]
+    selfname = params[0] if params else None
+    out: Set[str] = set()
+    for n in ast.walk(init):
+        if type(n) is ast.Assign and type(n.value) is ast.Name and n.value.id == pname:
+            for tg in n.targets:
+                if type(tg) is ast.Attribute and type(tg.value) is ast.Name and tg.value.id == selfname:
+                    out.add(tg.attr)
     return out
 
 

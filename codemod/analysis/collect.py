@@ -96,7 +96,7 @@ class ExtCand:
 class ClassRec:
     """A class and what phase 1 learnt about its body."""
     __slots__ = ("info", "node", "methods", "thread_methods", "self_attrs", "base_recs", "scopes",
-                 "init_params", "attr_params", "method_returns", "ref_cands")
+                 "init_params", "method_returns", "ref_cands")
 
     def __init__(self, info: ClassInfo, node: ast.ClassDef, scopes: Tuple[Dict[str, tuple], ...]) -> None:
         self.info = info
@@ -107,7 +107,6 @@ class ClassRec:
         self.thread_methods: Dict[str, str] = {}
         self.self_attrs: Dict[str, tuple] = {}      # attr -> (value expr or ("annotation", expr), funcs)
         self.init_params: List[str] = []            # positional parameters of __init__ after self
-        self.attr_params: Dict[str, List[Tuple[int, str]]] = {}  # attr -> [(id(func), param)] it was set from
         self.method_returns: Dict[str, ast.AST] = {}  # method -> return annotation / the function node
         self.ref_cands: List[RefCand] = []
 
@@ -299,7 +298,9 @@ class Collector:
             t = type(st)
             if self.deep and t is not ast.ClassDef and not self.relevant(st):
                 if (t is ast.Assign or t is ast.AnnAssign) and (ctx.funcs or ctx.rec is not None):
-                    self.record_assign(st, ctx)  # `asys = make_system()`, `self.actor = actor`
+                    self.record_assign(st, ctx)  # a class attribute `system = make_system()`
+                elif t in _FUNCS and ctx.rec is not None and not ctx.frame.method:
+                    self.method_assigns(st, ctx)  # `self.asys = make_system()` in __init__
                 continue
             self.node(st, None, ctx)
 
@@ -441,9 +442,16 @@ class Collector:
             elif tt is ast.Attribute and type(tg.value) is ast.Name and rec is not None \
                     and tg.value.id == ctx.frame.selfname:
                 rec.self_attrs[tg.attr] = (("annotation", ann) if ann is not None else value, funcs)
-                if type(value) is ast.Name and funcs and type(funcs[-1]) is not ast.Lambda \
-                        and value.id in _param_names(funcs[-1]):
-                    rec.attr_params.setdefault(tg.attr, []).append((id(funcs[-1]), value.id))
+
+    def method_assigns(self, fn, ctx: _Ctx) -> None:
+        """``self.<attr> = ...`` statements directly in a method that is not walked (no relevant line)."""
+        assigns = [st for st in fn.body if type(st) is ast.Assign or type(st) is ast.AnnAssign]
+        if not assigns:
+            return
+        frame = function_frame(ctx.frame, fn.name, _positional(fn), _is_staticmethod(fn), False, True)
+        inner = ctx._replace(frame=frame, funcs=(fn,))
+        for st in assigns:
+            self.record_assign(st, inner)
 
     # ---- definitions --------------------------------------------------------------------------
     def decorators(self, fn, rec: Optional[ClassRec]) -> None:
