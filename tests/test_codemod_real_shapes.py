@@ -70,6 +70,22 @@ SUITE = {"echo_suite.py": '''
 
     def make_archive():
         return zipfile.ZipFile(tempfile.mktemp(suffix=".zip"), "w")
+    ''',
+    "guarded.py": '''
+    """Thespian imported under a guard: no top-level thespian import to anchor the new one."""
+    try:
+        from thespian.actors import ActorTypeDispatcher
+    except ImportError:  # pragma: no cover
+        raise SystemExit("needs thespian")
+    import os
+
+
+    class Paths(ActorTypeDispatcher):
+        def receiveMsg_str(self, msg, sender):
+            self.send(sender, os.path.basename(msg))
+
+
+    import json  # late
     '''}
 
 
@@ -82,10 +98,13 @@ def test_late_imports_new_import_goes_before_first_use(tmp_path):
     assert lines[1] == "from thespian.actors import *"
     assert lines[2] == "from thespian_trace import TracedActor, TracedPlainActor"
     assert "class Echo(TracedActor):" in text and "class Counter(TracedPlainActor):" in text
-    assert s.sends == 2 and s.rebased == 2
-    exercise([tmp_path], ["echo_suite"], actors=[
+    guarded = (tmp_path / "guarded.py").read_text()
+    assert "    raise SystemExit(\"needs thespian\")\nimport os\nfrom thespian_trace import TracedActor\n" in guarded
+    assert s.sends == 3 and s.rebased == 3 and s.changed == 2
+    exercise([tmp_path], ["echo_suite", "guarded"], actors=[
         {"module": "echo_suite", "cls": "Echo", "ask": "'hi'", "expect": "'echo hi'"},
         {"module": "echo_suite", "cls": "Counter", "ask": "41", "expect": "42"},
+        {"module": "guarded", "cls": "Paths", "ask": "'/a/b.txt'", "expect": "'b.txt'"},
     ])
 
 
