@@ -447,23 +447,20 @@ def _imports_thespian(s: cst.BaseSmallStatement) -> bool:
 
 
 def _is_import_block(stmt: cst.BaseStatement) -> bool:
-    """A ``try``/``if`` made only of imports (``try: import ujson as json`` ...), part of the import block."""
-    if not isinstance(stmt, (cst.Try, cst.If)):
-        return False
-    blocks = [stmt.body] + [h.body for h in getattr(stmt, "handlers", ())]
-    for extra in (stmt.orelse, getattr(stmt, "finalbody", None)):
-        if extra is not None:
-            blocks.append(extra.body if not isinstance(extra, cst.If) else extra)
-    for b in blocks:
-        if isinstance(b, cst.If):
-            if not _is_import_block(b):
-                return False
-            continue
-        for line in b.body:
-            if not (isinstance(line, cst.SimpleStatementLine)
-                    and all(isinstance(x, (cst.Import, cst.ImportFrom, cst.Pass)) for x in line.body)):
-                return False
-    return True
+    """A guarded import (``try:`` of imports only, whatever its handlers do; ``if`` of imports only) is
+    part of the module's import block."""
+    def imports_only(block) -> bool:
+        return all(isinstance(line, cst.SimpleStatementLine)
+                   and all(isinstance(x, (cst.Import, cst.ImportFrom, cst.Pass)) for x in line.body)
+                   for line in block.body)
+
+    if isinstance(stmt, cst.Try):
+        return imports_only(stmt.body)
+    if isinstance(stmt, cst.If):
+        orelse = stmt.orelse
+        return imports_only(stmt.body) and (orelse is None or (
+            _is_import_block(orelse) if isinstance(orelse, cst.If) else imports_only(orelse.body)))
+    return False
 
 
 def _after_preamble(body: List[cst.BaseStatement]) -> int:
