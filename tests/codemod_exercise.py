@@ -3,7 +3,7 @@
 A rewrite that compiles can still fail at import (a base used before its import) or at run time (a
 ``traced_send`` on a class that did not become traced). :func:`exercise` imports the given modules in a
 subprocess with Thespian and the real ``thespian_trace`` available (nothing stubbed), then, on
-``simpleSystemBase``, creates each listed actor, asks it a message and compares the answer, and evaluates
+``simpleSystemBase`` (a fresh system per question), creates each listed actor, asks it a message and compares the answer, and evaluates
 listed calls (``driver.run(1)``). Expressions are evaluated in the namespace of the scenario's module.
 """
 from __future__ import annotations
@@ -38,22 +38,22 @@ for c in spec.get("calls", []):
     got = eval(c["call"], ns)
     exp = eval(c["expect"], ns)
     out["calls"].append([c["module"], c["call"], repr(got), repr(exp), got == exp])
-if spec.get("actors"):
-    from thespian.actors import ActorSystem
+from thespian.actors import ActorSystem
+for a in spec.get("actors", []):
+    # a system per question: answers an actor sends after the first would reach the next question
     asys = ActorSystem("simpleSystemBase", transientUnique=True)
     try:
-        for a in spec["actors"]:
-            ns = dict(vars(importlib.import_module(a["module"])))
-            addr = asys.createActor(eval(a["cls"], ns))
-            msg = eval(a["ask"], ns)
-            if spec.get("tracing"):
-                from thespian_trace import traced_ask
-                with trace.get_tracer("exercise").start_as_current_span("request"):
-                    got = traced_ask(asys, addr, msg, a.get("timeout", 10))
-            else:
-                got = asys.ask(addr, msg, a.get("timeout", 10))
-            exp = eval(a["expect"], ns)
-            out["answers"].append([a["module"], a["cls"], repr(got), repr(exp), got == exp])
+        ns = dict(vars(importlib.import_module(a["module"])))
+        addr = asys.createActor(eval(a["cls"], ns))
+        msg = eval(a["ask"], ns)
+        if spec.get("tracing"):
+            from thespian_trace import traced_ask
+            with trace.get_tracer("exercise").start_as_current_span("request"):
+                got = traced_ask(asys, addr, msg, a.get("timeout", 10))
+        else:
+            got = asys.ask(addr, msg, a.get("timeout", 10))
+        exp = eval(a["expect"], ns)
+        out["answers"].append([a["module"], a["cls"], repr(got), repr(exp), got == exp])
     finally:
         asys.shutdown()
 if spec.get("tracing"):
