@@ -41,11 +41,6 @@ def test_legacy_app_is_untraced_before_migration():
 
 @pytest.fixture()
 def migrated(tmp_path):
-    try:
-        import thespian_trace
-        thespian_trace.TracedActor, thespian_trace.TracedPlainActor, thespian_trace.traced_ask
-    except (ImportError, AttributeError) as exc:  # the runtime is developed in parallel
-        pytest.skip("thespian_trace runtime not available yet: %s" % exc)
     app = tmp_path / "legacy_app"
     shutil.copytree(APP, app, ignore=shutil.ignore_patterns("__pycache__"))
     code, summary = run_codemod([str(app)], jobs=1, external=True, out=io.StringIO(), err=io.StringIO())
