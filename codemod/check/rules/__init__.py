@@ -10,7 +10,7 @@ from typing import Callable, Dict, List, Tuple
 
 from ..rule import Rule
 from . import (tt001_untraced_send, tt002_untraced_actor_class, tt003_untraced_external_send,
-               tt004_manual_review_send, tt005_optout_without_reason, tt006_optout_expired,
+               tt004_manual_review_send, tt005_opt_out_without_reason, tt006_opt_out_expired,
                tt007_unresolved_name, tt008_unknown_send, tt009_untraced_wakeup, tt900_parse_error)
 
 MODULES = (
@@ -18,8 +18,8 @@ MODULES = (
     tt002_untraced_actor_class,
     tt003_untraced_external_send,
     tt004_manual_review_send,
-    tt005_optout_without_reason,
-    tt006_optout_expired,
+    tt005_opt_out_without_reason,
+    tt006_opt_out_expired,
     tt007_unresolved_name,
     tt008_unknown_send,
     tt009_untraced_wakeup,
