@@ -6,7 +6,6 @@ import textwrap
 from pathlib import Path
 from typing import Dict
 
-import pytest
 
 from codemod import check
 

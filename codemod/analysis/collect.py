@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import bisect
 import re
-import sys
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from ..sites import (BY_ATTR, MODULE_FRAME, REF_FAMILY, Frame, SiteCounter, ScopeCounter, class_frame,
@@ -646,7 +645,3 @@ def number_sites(st: FileState) -> None:
     for e in sorted(st.ext, key=lambda e: (e.node.lineno, e.node.col_offset, -(e.node.end_lineno or 0),
                                            -(e.node.end_col_offset or 0))):
         e.scope, e.ordinal = scopes.key(e.scope)
-
-
-if sys.version_info < (3, 9):  # pragma: no cover
-    raise ImportError("thespian-trace's codemod needs Python 3.9+")
