@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import stat
-import tempfile
 from typing import List, Optional, Sequence, Tuple
 
 __all__ = ["TEMP_MARK", "atomic_write", "clean_stale_temps", "is_read_only", "filter_links"]
@@ -83,12 +83,21 @@ def atomic_write(path: str, data: bytes, expected: bytes, expected_mtime_ns: Opt
         return "not a regular file; not overwritten"
     if is_read_only(st, path):
         return "read-only file (mode %o); not modified" % stat.S_IMODE(st.st_mode)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=_temp_prefix(path), suffix=".tmp")
-    except OSError as exc:
-        return "write failed: %s" % exc
     done = False
+    tmp: Optional[str] = None
     try:
+        # The name is known before the file exists, so a KeyboardInterrupt at any point after the
+        # open (even before it returns) still finds the file to remove; tempfile.mkstemp left a window.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        for _attempt in range(100):
+            tmp = os.path.join(directory, _temp_prefix(path) + secrets.token_hex(6) + ".tmp")
+            try:
+                fd = os.open(tmp, flags, 0o600)
+                break
+            except FileExistsError:
+                tmp = None
+        else:
+            return "write failed: no free temp file name in %s" % directory
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -112,7 +121,7 @@ def atomic_write(path: str, data: bytes, expected: bytes, expected_mtime_ns: Opt
     except OSError as exc:
         return "write failed: %s" % exc
     finally:
-        if not done:  # also on KeyboardInterrupt / SystemExit
+        if not done and tmp is not None:  # also on KeyboardInterrupt / SystemExit
             try:
                 os.unlink(tmp)
             except OSError:
