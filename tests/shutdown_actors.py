@@ -1,0 +1,41 @@
+"""Actors for the shutdown investigation (tools/shutdown_repro.py) and the shutdown tests.
+
+The pattern of ``tt_actors.Parent`` (the test that occasionally left an actor system alive): a parent
+creates three children, retires the first with ``ActorExitRequest`` and answers once it sees
+``ChildActorExited``; the caller then shuts the system down right away. The same logic exists twice:
+on Thespian alone (``BareParent`` here; this module never imports thespian_trace) and traced
+(``TracedParent`` in ``shutdown_traced_actors``).
+The answer carries the parent's PID so survivors can be classified (admin, logger, parent, child).
+"""
+import os
+
+from thespian.actors import ActorExitRequest, ActorTypeDispatcher
+
+
+class BareKid(ActorTypeDispatcher):
+    def receiveMsg_str(self, msg, sender):
+        self.send(sender, msg)
+
+
+class BareParent(ActorTypeDispatcher):
+    kid_class = BareKid
+
+    def receiveMsg_str(self, msg, sender):
+        if msg == "go":
+            self.asker = sender
+            self.kids = [self.createActor(self.kid_class) for _ in range(3)]
+            self.send(self.kids[0], ActorExitRequest())
+
+    def receiveMsg_ChildActorExited(self, msg, sender):
+        self.send(self.asker, ("exited", msg.childAddress == self.kids[0], os.getpid()))
+
+
+class EagerParent(ActorTypeDispatcher):
+    """Creates a child and retires itself in the same handler: the child cannot have connected yet,
+    so Thespian's createActor/exit race happens every time (see thespian_races.py)."""
+
+    def receiveMsg_str(self, msg, sender):
+        if msg == "go":
+            self.kid = self.createActor(BareKid)
+            self.send(sender, ("going", os.getpid()))
+            self.send(self.myAddress, ActorExitRequest())
