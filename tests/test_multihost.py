@@ -233,3 +233,29 @@ def test_rollout_c_from_receive_to_on_loses_and_doubles_nothing():
     assert modes[:switch_at - 1] == ["receive"] * (switch_at - 1), modes
     assert modes[switch_at + 1:] == ["on"] * (n - switch_at - 1), modes
     assert modes == sorted(modes, key=lambda m: m == "on"), "a message went back to receive: %r" % modes
+
+
+def test_bed_removes_what_a_killed_run_left_behind():
+    """A run killed mid-test (SIGKILL: no teardown) leaves its namespaces and a latency cable; the
+    next bed built removes them by their names (their owner is dead), and nothing else."""
+    import subprocess
+    import sys
+
+    reason = netbed.unavailable_reason() or netbed.wire_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    code = ("import sys, time; sys.path.insert(0, %r); import netbed; "
+            "bed = netbed.NetBed({'x': 1, 'y': 2}, delays={'y': 5}).build(); "
+            "print(bed.tag, flush=True); time.sleep(60)" % netbed.HERE)
+    victim = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        tag = victim.stdout.readline().strip()
+        assert tag, "the victim did not build its bed"
+        mine = [ns for ns in netbed.list_namespaces() if ns.startswith(tag)]
+        assert len(mine) == 3, mine
+    finally:
+        victim.kill()
+        victim.wait()
+    with netbed.running_cluster() as cluster:  # building a bed cleans up first
+        assert not [ns for ns in netbed.list_namespaces() if ns.startswith(tag)]
+        assert cluster.placement["worker"] == "c"
