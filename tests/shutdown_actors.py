@@ -39,3 +39,21 @@ class EagerParent(ActorTypeDispatcher):
             self.kid = self.createActor(BareKid)
             self.send(sender, ("going", os.getpid()))
             self.send(self.myAddress, ActorExitRequest())
+
+
+class BareBoss(ActorTypeDispatcher):
+    """A small tree: creates four BareKids on "ping" and answers once all four answered (so no
+    child is still starting when the system shuts down)."""
+
+    kid_class = BareKid
+
+    def receiveMsg_str(self, msg, sender):
+        if msg == "ping" and not hasattr(self, "kids"):
+            self.asker, self.answers = sender, 0
+            self.kids = [self.createActor(self.kid_class) for _ in range(4)]
+            for kid in self.kids:
+                self.send(kid, "ping")
+        elif msg == "ping":
+            self.answers += 1
+            if self.answers == len(self.kids):
+                self.send(self.asker, "ping")

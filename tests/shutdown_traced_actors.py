@@ -46,3 +46,18 @@ class WatchedTracedParent(TracedParent):
         if isinstance(msg, ActorExitRequest):
             _arm_exit_watchdog()
         return super().receiveMessage(msg, sender)
+
+
+class TracedBoss(TracedActor):
+    """The traced twin of shutdown_actors.BareBoss."""
+
+    def receiveMsg_str(self, msg, sender):
+        if msg == "ping" and not hasattr(self, "kids"):
+            self.asker, self.answers = sender, 0
+            self.kids = [self.createActor(TracedKid) for _ in range(4)]
+            for kid in self.kids:
+                self.traced_send(kid, "ping")
+        elif msg == "ping":
+            self.answers += 1
+            if self.answers == len(self.kids):
+                self.traced_send(self.asker, "ping")
