@@ -7,6 +7,8 @@ per message.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from typing import Any, Dict, Optional
 
 from opentelemetry import trace
@@ -15,7 +17,7 @@ from . import _state
 from ._state import Counters, counters, logged_once, received_bare, received_enveloped, settings
 from .semconv import INSTRUMENTATION_NAME, SCHEMA_URL
 
-__all__ = ["get_tracer", "stats", "reset_stats", "flush", "log_once", "counters",
+__all__ = ["get_tracer", "stats", "reset_stats", "flush", "flush_at_exit", "log_once", "counters",
            "received_enveloped", "received_bare"]
 
 __version__ = "0.1.0"
@@ -76,19 +78,46 @@ def reset_stats() -> None:
 def flush(timeout_millis: int = 5000) -> bool:
     """Export every finished span still queued in this process (no-op without an SDK provider).
 
-    Actor processes of the multi-process bases end with ``os._exit``, which skips ``atexit`` handlers,
-    so a batching span processor would lose its queue; the receive hook calls this on
-    ``ActorExitRequest``.
+    Returns within ``timeout_millis`` whatever the exporter does: the SDK's ``force_flush`` ignores
+    its timeout (SDK 1.45: it blocks for the exporter's own timeout, 10 s by default, when the
+    collector accepts connections but never answers), so it runs in a daemon thread that is left
+    behind if it takes longer (``os._exit`` ends it with the process).
     """
     provider = settings.tracer_provider or trace.get_tracer_provider()
     force_flush = getattr(provider, "force_flush", None)
     if force_flush is None:
         return True
-    try:
-        return bool(force_flush(timeout_millis))
-    except Exception:  # an exporter failure must never break an actor
-        log.debug("thespian-trace: force_flush failed", exc_info=True)
-        return False
+    done = []
+
+    def run() -> None:
+        try:
+            done.append(bool(force_flush(timeout_millis)))
+        except Exception:  # an exporter failure must never break an actor
+            log.debug("thespian-trace: force_flush failed", exc_info=True)
+            done.append(False)
+
+    worker = threading.Thread(target=run, name="thespian-trace-flush", daemon=True)
+    worker.start()
+    worker.join(timeout_millis / 1000.0)
+    return bool(done and done[0])
+
+
+def flush_at_exit(timeout_millis: int = 2000) -> None:
+    """Flush once this actor process ends (a ``multiprocessing`` finalizer, registered once).
+
+    Actor processes end with ``os._exit``, which skips ``atexit``, so a batching span processor would
+    lose its queue. The flush runs after Thespian's run loop has ended and sent ``ChildActorExited``:
+    flushing inside the ``ActorExitRequest`` handler instead held a parent there, unable to take its
+    children's exits, for as long as the exporter hung (``shutdown()`` then gave up after 10 s).
+    """
+    import multiprocessing.util as mp_util
+    if _exit_flush.get("pid") == os.getpid():  # a forked child starts without its parent's finalizers
+        return
+    _exit_flush["pid"] = os.getpid()
+    mp_util.Finalize(None, flush, args=(timeout_millis,), exitpriority=100)
+
+
+_exit_flush: Dict[str, int] = {}
 
 
 def log_once(key: str, msg: str, *args: object) -> None:

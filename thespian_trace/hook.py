@@ -16,8 +16,9 @@ message to an actor instance instead:
     ``install()``; importing ``thespian_trace`` installs it, which a ``TracedActor`` subclass implies.
   * ``multiprocQueueBase``/``multiprocTCPBase``: ``ActorManager._handleOneMessage`` is wrapped; it is
     looked up per message, so an actor process that imports ``thespian_trace`` while loading its class
-    is covered even if its parent process was not. On ``ActorExitRequest`` it flushes the span
-    processor, because actor processes end with ``os._exit`` and would lose queued spans.
+    is covered even if its parent process was not. On ``ActorExitRequest`` it arranges a bounded
+    flush of the span processor at process exit, because actor processes end with ``os._exit`` and
+    would lose queued spans.
   * ``ActorSystem.ask``/``listen`` return replies unwrapped, so untraced external callers are safe
     when an actor replies with ``traced_send``.
 
@@ -44,7 +45,7 @@ from opentelemetry.context import attach as _attach, detach as _detach
 from thespian.actors import ActorExitRequest, ActorSystem
 
 from ._state import data_plane, received_bare, settings
-from ._tracing import flush
+from ._tracing import flush_at_exit
 from .envelope import Envelope
 from .receive import (EMPTY_CONTEXT as _EMPTY, SPECIAL_TYPES, deliver, deliver_marker, get_current,
                       run_under, unwrap_reply)
@@ -141,10 +142,8 @@ def install() -> bool:
                 return handle_one(self, envelope)
             return deliver(self.actorInst, msg, envelope.sender, call, guard_instance=True)
         if t is ActorExitRequest:
-            try:
-                return handle_one(self, envelope)
-            finally:
-                flush(2000)
+            flush_at_exit(2000)  # when the process ends, not here (see flush_at_exit)
+            return handle_one(self, envelope)
         inst = self.actorInst
         if inst is not None:
             cls = type(inst)
