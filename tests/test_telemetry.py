@@ -32,6 +32,8 @@ def collect(reader):
     for rm in data.resource_metrics if data else ():
         for sm in rm.scope_metrics:
             for m in sm.metrics:
+                if m.name.startswith("otel.sdk."):  # the SDK's own metrics (SDK 1.41 on Python 3.9)
+                    continue
                 points = out.setdefault(m.name, {})
                 for dp in m.data.data_points:
                     key = frozenset(dp.attributes.items())
