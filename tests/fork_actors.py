@@ -25,6 +25,13 @@ class Ack:
 
 class ForkChild(TracedActor):
     def receiveMsg_Hello(self, msg, sender):
+        trace.get_current_span().set_attribute("tt.i", msg.i)
+        stacks = os.environ.get("TT_FORK_STACKS")  # diagnostics: SIGUSR2 dumps this process's threads
+        if stacks:
+            import faulthandler
+            import signal
+            self._stacks = open(os.path.join(stacks, "stack-%d.txt" % os.getpid()), "w")
+            faulthandler.register(signal.SIGUSR2, file=self._stacks, all_threads=True)
         self.traced_send(sender, Ack(msg.i, os.getpid()))
 
 
@@ -44,4 +51,5 @@ class Spawner(TracedActor):
     def receiveMsg_Ack(self, msg, sender):
         self.pids[msg.i] = msg.pid
         if len(self.pids) == self.n:
-            self.send(self.asker, ("done", len(self.pids), len(set(self.pids.values())), os.getpid()))
+            self.send(self.asker, ("done", len(self.pids), len(set(self.pids.values())), os.getpid(),
+                                   dict(self.pids)))

@@ -7,6 +7,7 @@ SETUP:
              docs show it: the exporter's own requests session, which keeps connections alive.
   close      the same exporter given a session that sends ``Connection: close`` (one connection per
              export, nothing pooled to inherit across a fork).
+  forksafe   the same exporter given a forksafe.ForkSafeSession (the documented recommendation).
 
 A Spawner actor creates N children while its export thread is busy (fork_actors.py); the driver
 then waits up to 60 s for the receiver (in this process) to hold every span. Prints one JSON line:
@@ -47,6 +48,9 @@ def main(base, setup, n):
         session = requests.Session()
         session.headers["Connection"] = "close"
         kwargs["session"] = session
+    elif setup == "forksafe":
+        from forksafe import ForkSafeSession
+        kwargs["session"] = ForkSafeSession()
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=rx.traces_endpoint, **kwargs),
                                                    schedule_delay_millis=100))
@@ -74,13 +78,20 @@ def main(base, setup, n):
             if have == want or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
+        missing = sorted(set(range(n)) - {s.attributes.get("tt.i") for s in spans_named(got, "process ForkChild")})
+        if missing and os.environ.get("TT_FORK_STACKS"):
+            import signal
+            for i in missing:
+                os.kill(reply[4][i], signal.SIGUSR2)
+            time.sleep(1)
     finally:
         asys.shutdown()
         tracker.kill(tracker.wait_gone(before, 10))
         rx.stop()
         tracker.stop()
     print(json.dumps({"base": base, "setup": setup, "n": n, "answered": reply[1] if reply else None,
-                      "want": want, "have": have}))
+                      "want": want, "have": have, "missing": missing,
+                      "missing_pids": [reply[4][i] for i in missing]}))
     return 0
 
 
