@@ -40,6 +40,10 @@ COVERED = [
      "tests/test_benchmarks_smoke.py::test_run_all_writes_markdown_json_and_profiles"),
     (r"^\.venv/bin/python tests/test_exporter_down\.py --bench ",
      "tests/test_readme.py::test_exporter_down_bench_script_runs"),
+    (r"^\.venv/bin/python tests/shutdown_bound_driver\.py ",
+     "tests/test_shutdown_bound.py::test_shutdown_with_a_hanging_collector_is_bounded"),
+    (r"^\.venv/bin/python tools/shutdown_repro\.py ",
+     "tests/test_shutdown_repro.py::test_thespian_alone_leaves_the_late_child_and_the_observer_explains_it"),
 ]
 
 
