@@ -232,7 +232,7 @@ class NetBed:
         self.n = next(_counter)
         self.tag = "%s%d-%d-" % (PREFIX, self.owner, self.n)
         self.switch = self.tag + "sw"
-        self.logdir = tempfile.mkdtemp(prefix="netbed-")
+        self.logdir: Optional[str] = None  # made by the first spawn (host process logs)
         self._wires: Dict[str, subprocess.Popen] = {}
         self._procs: List[HostProcess] = []
         self._built = False
@@ -311,6 +311,8 @@ class NetBed:
               label: Optional[str] = None) -> HostProcess:
         """Start ``argv`` inside ``host`` with a JSON-lines control channel; stderr goes to a log."""
         label = label or host
+        if self.logdir is None:
+            self.logdir = tempfile.mkdtemp(prefix="netbed-")
         log_path = os.path.join(self.logdir, "%s.log" % label)
         log = open(log_path, "w")
         popen = subprocess.Popen(["ip", "netns", "exec", self.ns(host)] + argv,
@@ -375,7 +377,8 @@ class NetBed:
         left = self.leftovers()
         if left:
             problems.append("left behind: %r" % left)
-        shutil.rmtree(self.logdir, ignore_errors=True)
+        if self.logdir:
+            shutil.rmtree(self.logdir, ignore_errors=True)
         return problems
 
 

@@ -191,6 +191,9 @@ def main(argv=None) -> int:
             receiver.stop()
         tracker.kill(tracker.wait_gone({}, 3.0))
         tracker.stop()
+        if evidence:
+            import shutil
+            shutil.rmtree(os.path.dirname(evidence), ignore_errors=True)
 
 
 if __name__ == "__main__":
