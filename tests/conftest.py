@@ -23,7 +23,7 @@ from thespian.actors import ActorSystem  # noqa: E402
 from thespian_trace import config  # noqa: E402
 from thespian_trace._tracing import reset_stats  # noqa: E402
 from thespian_trace.testing import (  # noqa: E402
-    InMemoryTracing, OTLPReceiver, force_flush, set_sampler)
+    InMemoryTracing, OTLPReceiver, configure_otlp_export, force_flush, set_sampler)
 
 import thespian_races  # noqa: E402
 from leakcheck import SessionTracker, describe, session_id  # noqa: E402
@@ -65,32 +65,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def export_fork_safely(receiver):
-    """What ``configure_otlp_export(receiver)`` sets up, with the exporter's HTTP session made safe to
-    inherit across fork (forksafe.py): with the helper's plain session, an actor forked while this
-    process's export thread was mid-request lost its spans now and then (test_fork_safety.py)."""
-    import multiprocessing.util as mp_util
-
-    from opentelemetry import trace
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from thespian_trace import flush
-
-    from forksafe import ForkSafeSession
-    exporter = OTLPSpanExporter(endpoint=receiver.traces_endpoint, session=ForkSafeSession(), timeout=5)
-    processor = BatchSpanProcessor(exporter, schedule_delay_millis=100)
-    trace.get_tracer_provider().add_span_processor(processor)
-    # Every multiprocessing child (actor process) flushes on its way out, bounded (os._exit skips atexit).
-    mp_util.register_after_fork(processor, lambda _: mp_util.Finalize(None, flush, args=(3000,),
-                                                                      exitpriority=100))
-    return processor
-
-
 @pytest.fixture(scope="session")
 def _pipeline():
     tracing = InMemoryTracing()  # installs the SDK provider (swappable sampler) first
     receiver = OTLPReceiver().start()
-    export_fork_safely(receiver)
+    # The test kit's exporter: a fork-safe session (thespian_trace.forksafe) and a bounded flush as
+    # each actor process ends; actors forked mid-export keep their spans (test_fork_safety.py).
+    configure_otlp_export(receiver)
     try:
         yield tracing, receiver
     finally:

@@ -49,7 +49,7 @@ def main(base, setup, n):
         session.headers["Connection"] = "close"
         kwargs["session"] = session
     elif setup == "forksafe":
-        from forksafe import ForkSafeSession
+        from thespian_trace.forksafe import ForkSafeSession
         kwargs["session"] = ForkSafeSession()
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=rx.traces_endpoint, **kwargs),

@@ -18,6 +18,9 @@ SCRIPT = textwrap.dedent("""
     from thespian.actors import ActorSystem
     import tt_actors as ta
     print("provider", type(trace.get_tracer_provider()).__name__)
+    import gc
+    from thespian_trace.forksafe import ForkSafeSession
+    print("forksafe", any(isinstance(o, ForkSafeSession) for o in gc.get_objects()))
     base = {base!r}
     caps = {{"Admin Port": {port}}} if base == "multiprocTCPBase" else {{}}
     logdefs = {{"version": 1, "root": {{"level": "CRITICAL", "handlers": []}}}}
@@ -45,6 +48,7 @@ def test_autoconfigure_exports_over_otlp_from_env_alone():
                     "OTEL_SERVICE_NAME": "autoconf-test"})
         assert out.returncode == 0, out.stderr
         assert "provider TracerProvider" in out.stdout
+        assert "forksafe True" in out.stdout  # actors forked mid-export keep their spans
         assert "reply Pong" in out.stdout
         spans = rx.wait_for(count=3, timeout=10)
         assert {s.name for s in spans} >= {"ask Ping", "process Front", "process Hop"}

@@ -5,7 +5,7 @@ while the OpenTelemetry SDK's batch export thread of that process may be in the 
 (Python 3.12+ warns on every such fork that the process is multi-threaded). The SDK re-creates its
 queue, locks and worker thread in the child; what it cannot re-create are the locks of the HTTP
 client the exporter uses, which a child inherits held if the fork landed mid-request. The session
-pipeline (conftest.export_fork_safely) gives the exporter a forksafe.ForkSafeSession, the set-up the
+pipeline (testing.configure_otlp_export) gives the exporter a thespian_trace.forksafe.ForkSafeSession, the set-up the
 failure-modes doc recommends; these tests stress it and show what it prevents.
 """
 import os
@@ -22,7 +22,7 @@ from thespian_trace.testing import OTLPReceiver, assert_single_trace, spans_name
 
 import fork_actors as fa
 from conftest import MULTIPROC_BASES
-from forksafe import ForkSafeSession
+from thespian_trace.forksafe import ForkSafeSession
 
 NOISE = 5  # spans ended just before each fork
 

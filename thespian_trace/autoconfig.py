@@ -5,8 +5,8 @@ Actor processes of the multi-process bases are forked and inherit whatever the p
 instead (Thespian's ``"Process Startup Method": "spawn"`` capability, an actor system started by
 another tool, another host) has no provider. With ``THESPIAN_TRACE_AUTOCONFIGURE=otlp`` in its
 environment, importing ``thespian_trace`` installs an SDK ``TracerProvider`` with a
-``BatchSpanProcessor(OTLPSpanExporter())``; the exporter reads the standard ``OTEL_EXPORTER_OTLP_*``
-variables and the resource the standard ``OTEL_SERVICE_NAME``/``OTEL_RESOURCE_ATTRIBUTES``. Nothing
+``BatchSpanProcessor(OTLPSpanExporter(session=ForkSafeSession()))`` (``forksafe.py``); the exporter
+reads the standard ``OTEL_EXPORTER_OTLP_*`` variables and the resource the standard ``OTEL_SERVICE_NAME``/``OTEL_RESOURCE_ATTRIBUTES``. Nothing
 happens when a provider is already set, and the SDK is imported only then (it is an optional extra).
 """
 from __future__ import annotations
@@ -43,6 +43,8 @@ def autoconfigure(environ: Optional[Mapping[str, str]] = None) -> bool:
                     "(pip install 'thespian-trace[otlp]'): %s", exc)
         return False
     provider = sdk_trace.TracerProvider(resource=resources.Resource.create())
-    provider.add_span_processor(sdk_export.BatchSpanProcessor(exporter_mod.OTLPSpanExporter()))
+    from .forksafe import ForkSafeSession  # actors forked mid-export must not inherit held locks
+    provider.add_span_processor(sdk_export.BatchSpanProcessor(
+        exporter_mod.OTLPSpanExporter(session=ForkSafeSession())))
     trace.set_tracer_provider(provider)
     return True

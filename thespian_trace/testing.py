@@ -694,7 +694,6 @@ def configure_otlp_export(
     ``multiprocessing.util.Finalize`` registered after fork); bare ``os.fork`` children must call
     :func:`force_flush` themselves.
     """
-    import requests
     from opentelemetry.exporter.otlp.proto.http import Compression
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
@@ -702,9 +701,8 @@ def configure_otlp_export(
     url = endpoint.traces_endpoint if isinstance(endpoint, OTLPReceiver) else str(endpoint).rstrip("/")
     if not url.endswith("/v1/traces"):
         url += "/v1/traces"
-    # No keep-alive: a pooled connection opened in the parent must never be shared with forked children.
-    session = requests.Session()
-    session.headers["Connection"] = "close"
+    from .forksafe import ForkSafeSession  # fresh pools in forked actors, no keep-alive (forksafe.py)
+    session = ForkSafeSession()
     exporter = OTLPSpanExporter(
         endpoint=url,
         session=session,
@@ -729,7 +727,18 @@ def _flush_at_child_exit(processor: Any) -> None:
     import multiprocessing.util as mp_util
 
     millis = getattr(processor, "_thespian_trace_flush_millis", 3000)
-    mp_util.Finalize(None, processor.force_flush, args=(millis,), exitpriority=100)
+    mp_util.Finalize(None, _bounded_flush, args=(processor, millis), exitpriority=100)
+
+
+def _bounded_flush(processor: Any, millis: int) -> None:
+    """``processor.force_flush`` that returns within ``millis`` even when the collector hangs (the
+    SDK blocks for the exporter's own timeout instead); the daemon thread ends with the process."""
+    import threading
+
+    worker = threading.Thread(target=processor.force_flush, args=(millis,), daemon=True,
+                              name="thespian-trace-flush")
+    worker.start()
+    worker.join(millis / 1000.0)
 
 
 # --------------------------------------------------------------------------------------------------
