@@ -13,7 +13,8 @@ from typing import Any, Dict, List, Set, Tuple
 from .sampling import DEFAULT_TABLE, FanoutTable
 
 __all__ = ["Settings", "settings", "Counters", "counters", "received_enveloped", "received_bare",
-           "delivery", "data_plane", "logged_once"]
+           "delivery", "data_plane", "logged_once",
+           "Observers", "observers"]
 
 OFF, RECEIVE, ON = "off", "receive", "on"
 
@@ -87,6 +88,35 @@ class DataPlane:
 
 #: Thespian's classes and modules are process-wide, so what patches them is too.
 data_plane = DataPlane()
+
+class Observers:
+    """Who watches deliveries and actor lifecycles (set by ``metrics.py``; read by the data plane).
+
+    The contract, so the message path stays one attribute read when nothing observes:
+
+      * ``delivery``: None, or ``fn(inst, message, sender, call, guarded)`` that must call
+        ``call(message, sender)`` exactly once and return its result (re-raising what it raises). The
+        data plane routes every delivery of a message to an actor instance through it (bare messages,
+        fanout markers, unwrapped Envelopes and containers, Thespian's own messages such as
+        ``ActorExitRequest``), with ``message`` already unwrapped, inside the handler's span when the
+        delivery has one (so a histogram recorded there gets the span as exemplar). ``guarded`` is true
+        where Thespian catches handler exceptions itself (the multi-process ``ActorManager``): the
+        exception never reaches ``call``'s caller, so an observer that counts failures must look at the
+        instance's ``receiveMessage``.
+      * ``lifecycle``: None, or ``fn(inst, event)``; ``event`` is ``"created"`` once an actor instance
+        exists in this process (simpleSystemBase: in its creator's ``createActor``; multi-process
+        bases: in the actor's own process).
+    """
+
+    __slots__ = ("delivery", "lifecycle")
+
+    def __init__(self) -> None:
+        self.delivery: Any = None
+        self.lifecycle: Any = None
+
+
+#: One observer of each kind per process (``metrics.py`` composes what it needs into it).
+observers = Observers()
 
 #: Keys of the warnings already logged in this process (``_tracing.log_once``): once, not per message.
 logged_once: Set[str] = set()

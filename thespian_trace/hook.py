@@ -44,11 +44,11 @@ from typing import Any, Callable
 from opentelemetry.context import attach as _attach, detach as _detach
 from thespian.actors import ActorExitRequest, ActorSystem
 
-from ._state import data_plane, received_bare, settings
+from ._state import data_plane, observers, received_bare, settings
 from ._tracing import flush_at_exit
 from .envelope import Envelope
 from .receive import (EMPTY_CONTEXT as _EMPTY, SPECIAL_TYPES, deliver, deliver_marker, get_current,
-                      run_under, unwrap_reply)
+                      observed, run_under, unwrap_reply)
 from .sending import outgoing
 
 __all__ = ["install", "uninstall", "installed", "SUPPORTED_THESPIAN", "SUPPORTED_THESPIAN_SPEC"]
@@ -101,6 +101,7 @@ def install() -> bool:
         return False
     if (not callable(getattr(ssb, "actor_base_receive", None))
             or "_handleOneMessage" not in ActorManager.__dict__
+            or "_createInstance" not in ActorManager.__dict__
             or not callable(getattr(ssb.ActorSystemBase, "_newRefAndActor", None))
             or not callable(getattr(mpc, "startChild", None))
             or "_message" not in ReceiveEnvelope(None, None).__dict__):
@@ -121,6 +122,11 @@ def install() -> bool:
                 received_bare[cls] += 1
             except KeyError:
                 received_bare[cls] = 1
+            if observers.delivery is not None:  # metrics: the observed path
+                call = observed(actorInst, lambda m, s: base_receive(actorInst, m, s))
+                if get_current():
+                    return run_under(_EMPTY, lambda: call(msg, sender))
+                return call(msg, sender)
             if get_current():
                 # simpleSystemBase runs actors on the thread of the tell/ask caller; the patched
                 # ask/tell/listen below clear the caller's context, this covers other entry points.
@@ -129,7 +135,8 @@ def install() -> bool:
         if (t is Envelope and msg.carrier is None and not get_current()
                 and type(msg.message) not in special):
             # The common fanout case: a carrier-less marker for a recipient that was not kept.
-            return deliver_marker(actorInst, msg, sender, lambda m, s: base_receive(actorInst, m, s))
+            return deliver_marker(actorInst, msg, sender,
+                                  observed(actorInst, lambda m, s: base_receive(actorInst, m, s)))
         return deliver(actorInst, msg, sender, lambda m, s: base_receive(actorInst, m, s),
                        spans=type(actorInst) is not External)
 
@@ -141,16 +148,23 @@ def install() -> bool:
                 envelope._message = m  # so Thespian's retry and PoisonMessage carry the inner message
                 return handle_one(self, envelope)
             return deliver(self.actorInst, msg, envelope.sender, call, guard_instance=True)
+        inst = self.actorInst
         if t is ActorExitRequest:
             flush_at_exit(2000)  # when the process ends, not here (see flush_at_exit)
+            if inst is not None and observers.delivery is not None:
+                return observed(inst, lambda m, s: handle_one(self, envelope), True)(msg, envelope.sender)
             return handle_one(self, envelope)
-        inst = self.actorInst
         if inst is not None:
             cls = type(inst)
             try:
                 received_bare[cls] += 1
             except KeyError:
                 received_bare[cls] = 1
+            if observers.delivery is not None:  # metrics: the observed path
+                call = observed(inst, lambda m, s: handle_one(self, envelope), True)
+                if get_current():
+                    return run_under(_EMPTY, lambda: call(msg, envelope.sender))
+                return call(msg, envelope.sender)
         if get_current():  # a context some handler left attached: never hand it to the next message
             return run_under(_EMPTY, lambda: handle_one(self, envelope))
         return handle_one(self, envelope)
@@ -184,8 +198,25 @@ def install() -> bool:
     def _newRefAndActor(self, *args, **kwargs):
         # The new actor's __init__ runs here, inside its creator's handler or the caller's span.
         if get_current():
-            return run_under(_EMPTY, lambda: new_ref_and_actor(self, *args, **kwargs))
-        return new_ref_and_actor(self, *args, **kwargs)
+            ref = run_under(_EMPTY, lambda: new_ref_and_actor(self, *args, **kwargs))
+        else:
+            ref = new_ref_and_actor(self, *args, **kwargs)
+        lifecycle = observers.lifecycle
+        if lifecycle is not None:
+            inst = getattr(ref, "instance", None)
+            if inst is not None:
+                lifecycle(inst, "created")
+        return ref
+
+    create_instance = ActorManager._createInstance
+
+    def _createInstance(self):
+        # Multi-process bases: the actor's instance is made in its own process.
+        result = create_instance(self)
+        lifecycle = observers.lifecycle
+        if lifecycle is not None and getattr(self, "actorInst", None) is not None:
+            lifecycle(self.actorInst, "created")
+        return result
 
     orig_ask = ActorSystem.ask
     orig_tell = ActorSystem.tell
@@ -196,6 +227,7 @@ def install() -> bool:
     _patch(ActorSystem, "tell", tell)
     _patch(ActorSystem, "listen", listen)
     _patch(ssb.ActorSystemBase, "_newRefAndActor", _newRefAndActor)
+    _patch(ActorManager, "_createInstance", _createInstance)
     _patch(mpc, "startChild", _starting_empty(mpc.startChild))
     _install_troupe_patch()
     data_plane.installed = True

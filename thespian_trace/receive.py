@@ -32,7 +32,7 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from thespian.actors import ChildActorExited, DeadEnvelope, PoisonMessage, WakeupMessage
 
 from . import semconv
-from ._state import OFF, ON, counters, delivery, received_bare, received_enveloped, settings
+from ._state import OFF, ON, counters, delivery, observers, received_bare, received_enveloped, settings
 from ._tracing import get_tracer
 from .config import set_mode
 from .envelope import Envelope
@@ -47,7 +47,7 @@ except Exception:  # pragma: no cover - very old Thespian
 
 __all__ = ["deliver", "deliver_marker", "SPECIAL_TYPES", "NO_ROOT_CONTEXT", "EMPTY_CONTEXT",
            "start_root_span", "run_in_span", "run_under", "run_without_roots", "unwrap_reply",
-           "may_start_root", "record_error", "get_current"]
+           "may_start_root", "record_error", "get_current", "observed"]
 
 _attach = otel_context.attach
 _detach = otel_context.detach
@@ -258,6 +258,14 @@ def _forget_child(inst: Any, msg: ChildActorExited) -> None:
         children[:] = [child for child in children if not child == gone]
 
 
+def observed(inst: Any, call: Callable[[Any, Any], Any], guarded: bool = False) -> Callable[[Any, Any], Any]:
+    """``call`` routed through the delivery observer (``_state.Observers``), or ``call`` itself."""
+    obs = observers.delivery
+    if obs is None:
+        return call
+    return lambda m, s: obs(inst, m, s, call, guarded)
+
+
 def deliver(inst: Any, msg: Any, sender: Any, call: Callable[[Any, Any], Any],
             guard_instance: bool = False, spans: bool = True) -> Any:
     """Deliver ``msg`` (a SPECIAL_TYPES instance, or anything on the fallback path) to ``inst``.
@@ -271,6 +279,8 @@ def deliver(inst: Any, msg: Any, sender: Any, call: Callable[[Any, Any], Any],
     if (t is SetTraceMode or t is TraceModeChanged) and spans:  # not for the External pseudo-actor
         _handle_control(inst, inner, sender)
         return True
+    if spans and observers.delivery is not None:
+        call = observed(inst, call, guard_instance)
     cls = type(inst)
     if env is None:
         if t is ChildActorExited:
