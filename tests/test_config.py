@@ -13,9 +13,19 @@ from thespian_trace import (Envelope, OFF, ON, RECEIVE, SetTraceMode, TraceModeC
 from thespian_trace.propagation import inject_current
 from thespian_trace.sampling import DEFAULT_TABLE, FanoutTable
 from thespian_trace.testing import spans_named
+from thespian_trace.telemetry import count_received
 
 import fanout_actors as fa
 import tt_actors as ta
+
+
+@pytest.fixture(autouse=True)
+def _count_received():
+    """stats()["received"] is read here: keep the per-class counts (off by default, telemetry.py)."""
+    previous = count_received(True)
+    yield
+    count_received(previous)
+
 
 TIMEOUT = 10
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -6,10 +6,19 @@ from opentelemetry import trace
 
 from thespian_trace import Envelope, stats, traced_tell
 from thespian_trace.propagation import inject_current
+from thespian_trace.telemetry import count_received
 
 import fanout_actors as fa
 from conftest import DropNamed
 import tt_actors as ta
+
+
+@pytest.fixture(autouse=True)
+def _count_received():
+    """stats()["received"] is read here: keep the per-class counts (off by default, telemetry.py)."""
+    previous = count_received(True)
+    yield
+    count_received(previous)
 
 TP = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
 

@@ -3,9 +3,19 @@ import pytest
 
 from thespian_trace import DEFAULT_TABLE, configure, stats, traced_ask
 from thespian_trace.testing import assert_single_trace, spans_named
+from thespian_trace.telemetry import count_received
 
 import fanout_actors as fa
 from conftest import DropNamed
+
+
+@pytest.fixture(autouse=True)
+def _count_received():
+    """stats()["received"] is read here: keep the per-class counts (off by default, telemetry.py)."""
+    previous = count_received(True)
+    yield
+    count_received(previous)
+
 
 TIMEOUT = 120
 

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Set, Tuple
 from .sampling import DEFAULT_TABLE, FanoutTable
 
 __all__ = ["Settings", "settings", "Counters", "counters", "received_enveloped", "received_bare",
-           "delivery", "data_plane", "logged_once",
+           "delivery", "data_plane", "logged_once", "Counting", "counting",
            "Observers", "observers"]
 
 OFF, RECEIVE, ON = "off", "receive", "on"
@@ -60,6 +60,21 @@ counters = Counters()
 #: Messages delivered per actor class, enveloped or bare (the data plane counts them; rollout telemetry).
 received_enveloped: Dict[type, int] = {}
 received_bare: Dict[type, int] = {}
+
+
+class Counting:
+    """Is anyone reading the per-class counts above? (``telemetry.py`` only: ``count_received``)"""
+
+    __slots__ = ("received",)
+
+    def __init__(self) -> None:
+        # Off until a reader exists: counting every message costs about 0.08 µs of the 4.8 µs a bare
+        # message costs on simpleSystemBase (make bench, ping-pong), for a figure nobody may read.
+        self.received = False
+
+
+#: Read on every delivery: are the per-class received counts kept?
+counting = Counting()
 
 
 class Delivery:

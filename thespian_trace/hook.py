@@ -44,10 +44,12 @@ from typing import Any, Callable
 from opentelemetry.context import attach as _attach, detach as _detach
 from thespian.actors import ActorExitRequest, ActorSystem
 
-from ._state import data_plane, observers, received_bare, settings
+from ._state import counting, data_plane, observers, received_bare, settings
 from ._tracing import flush_at_exit
 from .envelope import Envelope
-from .receive import (EMPTY_CONTEXT as _EMPTY, SPECIAL_TYPES, deliver, deliver_marker, get_current,
+from .receive import (EMPTY_CONTEXT as _EMPTY, SPECIAL_TYPES, _debug_enabled as debug_enabled,
+                      _thespian_log as thespian_log, count, deliver, deliver_bare, deliver_envelope,
+                      get_current, simple_receive,
                       observed, run_under, unwrap_reply)
 from .sending import outgoing
 
@@ -109,35 +111,31 @@ def install() -> bool:
                     "falling back to normalization inside TracedActor only")
         return False
 
-    base_receive = ssb.actor_base_receive
     handle_one = ActorManager._handleOneMessage
     External = getattr(ssb, "External", None)
     special = SPECIAL_TYPES
 
+    # Thespian's own actor_base_receive is replaced, not wrapped: the same debug line and the same
+    # call (receive.simple_receive), with the data-plane checks inline: one Python frame less per
+    # message (about 0.15 µs of the 4.8 µs a bare message costs on this machine, make bench), and
+    # Thespian's per-message logging.getLogger (a lock, ~0.35 µs) becomes one lookup at import.
+    DEBUG = logging.DEBUG
+
     def actor_base_receive(actorInst, msg, sender):
         t = type(msg)
         if t not in special:  # the common case: a bare message
-            cls = type(actorInst)
-            try:
-                received_bare[cls] += 1
-            except KeyError:
-                received_bare[cls] = 1
-            if observers.delivery is not None:  # metrics: the observed path
-                call = observed(actorInst, lambda m, s: base_receive(actorInst, m, s))
-                if get_current():
-                    return run_under(_EMPTY, lambda: call(msg, sender))
-                return call(msg, sender)
-            if get_current():
-                # simpleSystemBase runs actors on the thread of the tell/ask caller; the patched
-                # ask/tell/listen below clear the caller's context, this covers other entry points.
-                return run_under(_EMPTY, lambda: base_receive(actorInst, msg, sender))
-            return base_receive(actorInst, msg, sender)
-        if (t is Envelope and msg.carrier is None and not get_current()
-                and type(msg.message) not in special):
-            # The common fanout case: a carrier-less marker for a recipient that was not kept.
-            return deliver_marker(actorInst, msg, sender,
-                                  observed(actorInst, lambda m, s: base_receive(actorInst, m, s)))
-        return deliver(actorInst, msg, sender, lambda m, s: base_receive(actorInst, m, s),
+            if counting.received:  # only while a reader exists (0.08 µs a message otherwise)
+                count(received_bare, actorInst)
+            if observers.delivery is None and not get_current():
+                if debug_enabled(DEBUG):
+                    thespian_log.debug('Actor "%s" got message "%s" from "%s"', actorInst, msg, sender)
+                actorInst.receiveMessage(msg, sender)
+                return None
+            return deliver_bare(actorInst, msg, sender)
+        if t is Envelope:
+            # Straight to the Envelope path: a fanout marker is this check and one call.
+            return deliver_envelope(actorInst, msg, sender, type(actorInst) is not External)
+        return deliver(actorInst, msg, sender, lambda m, s: simple_receive(actorInst, m, s),
                        spans=type(actorInst) is not External)
 
     def _handleOneMessage(self, envelope):
@@ -155,11 +153,8 @@ def install() -> bool:
                 return observed(inst, lambda m, s: handle_one(self, envelope), True)(msg, envelope.sender)
             return handle_one(self, envelope)
         if inst is not None:
-            cls = type(inst)
-            try:
-                received_bare[cls] += 1
-            except KeyError:
-                received_bare[cls] = 1
+            if counting.received:
+                count(received_bare, inst)
             if observers.delivery is not None:  # metrics: the observed path
                 call = observed(inst, lambda m, s: handle_one(self, envelope), True)
                 if get_current():

@@ -2,7 +2,8 @@
 
 The message path only bumps plain ints and dicts in ``_tracing`` (per process). ``enable_metrics``
 registers observable counters whose callbacks read those at collection time, so telemetry costs nothing
-per message. What an operator watches during a rollout:
+per message. The per-class received counts are kept only while a reader exists (``enable_metrics``,
+or ``count_received()`` for ``stats()["received"]``): counting is a dict update per message. What an operator watches during a rollout:
 
   * ``thespian.messages.received`` (``thespian.actor.class``, ``thespian.message.enveloped``): when the
     ``enveloped=false`` series of a class stops growing while traffic flows, its last untraced sender
@@ -25,10 +26,10 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from . import _tracing
-from ._state import settings
+from ._state import counting, settings
 from .semconv import INSTRUMENTATION_NAME, SCHEMA_URL
 
-__all__ = ["enable_metrics", "disable_metrics", "metrics_enabled", "METRIC_RECEIVED", "METRIC_CARRIERS", "METRIC_FANOUT", "METRIC_ROOTS",
+__all__ = ["enable_metrics", "disable_metrics", "metrics_enabled", "count_received", "METRIC_RECEIVED", "METRIC_CARRIERS", "METRIC_FANOUT", "METRIC_ROOTS",
            "ACTOR_CLASS", "ENVELOPED", "CARRIER_OUTCOME", "FANOUT_DECISION"]
 
 METRIC_RECEIVED = "thespian.messages.received"
@@ -49,6 +50,24 @@ _lock = threading.Lock()
 _enabled: Set[int] = set()     # id() of each meter provider we registered with (0: the global one)
 _active: Set[int] = set()      # those whose callbacks report (see disable_metrics)
 _keep_alive: List[Any] = []    # the providers and instruments, so ids stay unique while registered
+_requested = [False]           # count_received() asked for the per-class counts
+
+
+def _sync_counting() -> None:
+    counting.received = bool(_active) or _requested[0]
+
+
+def count_received(enabled: bool = True) -> bool:
+    """Keep (or stop keeping) the per-class received counts (``stats()["received"]``) in this process.
+
+    ``enable_metrics`` keeps them while it reports; without a reader they are not counted, since a
+    dict update per message is measurable on simpleSystemBase. Returns the previous request.
+    """
+    with _lock:
+        previous = _requested[0]
+        _requested[0] = bool(enabled)
+        _sync_counting()
+    return previous
 
 
 def _reporting(options: CallbackOptions, key: int) -> bool:
@@ -92,6 +111,7 @@ def enable_metrics(meter_provider: Optional[Any] = None) -> None:
     key = 0 if meter_provider is None else id(meter_provider)
     with _lock:
         _active.add(key)
+        _sync_counting()
         if key in _enabled:
             return
         meter = metrics.get_meter(INSTRUMENTATION_NAME, _tracing.__version__,
@@ -124,6 +144,7 @@ def disable_metrics(meter_provider: Optional[Any] = None) -> None:
     """Stop reporting to ``meter_provider`` (default: global); its instruments then observe nothing."""
     with _lock:
         _active.discard(0 if meter_provider is None else id(meter_provider))
+        _sync_counting()
 
 
 def metrics_enabled(meter_provider: Optional[Any] = None) -> bool:
