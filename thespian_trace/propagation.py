@@ -13,7 +13,11 @@ import re
 from typing import Any, Dict, Mapping, Optional
 
 from opentelemetry import propagate, trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ._state import counters, settings
 from ._tracing import log_once
@@ -146,6 +150,53 @@ def _full_extract(carrier: Mapping[str, str]) -> Optional[Context]:
     return ctx
 
 
+_P_KEY = "thespian-p"  # semconv.CARRIER_PROBABILITY_KEY (semconv imports nothing from here)
+try:  # the key a span is stored under in a Context (what trace.get_current_span(ctx) reads)
+    from opentelemetry.trace.propagation import _SPAN_KEY
+except Exception:  # pragma: no cover - API layout changed: the fast path stays off
+    _SPAN_KEY = None
+
+
+class _Textmap:
+    """The global propagator last looked at, and whether it is W3C trace context (+ baggage) only."""
+
+    __slots__ = ("propagator", "w3c_only")
+
+    def __init__(self) -> None:
+        self.propagator: Any = None
+        self.w3c_only = False
+
+
+_textmap = _Textmap()
+
+
+def _w3c_only(propagator: Any) -> bool:
+    """Is ``propagator`` the default (``tracecontext,baggage``) or W3C trace context alone? For a
+    carrier without a ``baggage`` field the baggage propagator returns the context it was given, so
+    extracting such a carrier is exactly ``TraceContextTextMapPropagator().extract``."""
+    kinds = [type(propagator)]
+    if kinds[0] is CompositePropagator:
+        kinds = [type(p) for p in getattr(propagator, "_propagators", None) or (None,)]
+    return _SPAN_KEY is not None and TraceContextTextMapPropagator in kinds and all(
+        k is TraceContextTextMapPropagator or k is W3CBaggagePropagator for k in kinds)
+
+
+# What the W3C propagator accepts as a version-00 traceparent of exactly 55 characters (its own pattern,
+# ``^[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:(-.*)|[ \t]*)$``, with version 00
+# and nothing after the flags, which version 00 requires).
+_TRACEPARENT_00 = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
+
+
+def _w3c_global() -> bool:
+    """Is the global propagator W3C trace context (+ baggage) only? Re-checked when it changes."""
+    propagator = propagate.get_global_textmap()
+    if propagator is not _textmap.propagator:
+        _textmap.w3c_only = _w3c_only(propagator)
+        _textmap.propagator = propagator
+    return _textmap.w3c_only
+
+
 def extract_if_sampled(carrier: Any) -> Optional[Context]:
     """A context to continue when ``carrier`` holds a sampled ``traceparent``; otherwise None.
 
@@ -156,9 +207,34 @@ def extract_if_sampled(carrier: Any) -> Optional[Context]:
     if type(carrier) is dict:
         tp = carrier.get(TRACEPARENT)
         # The sieve inlined for the common case, a well-formed version-00 value (55 characters).
-        if type(tp) is str and len(tp) == 55 and tp[54] not in _ODD:
-            counters.carriers_sieved += 1
-            return None
+        if type(tp) is str and len(tp) == 55:
+            if tp[54] not in _ODD:
+                counters.carriers_sieved += 1
+                return None
+            n = len(carrier)
+            # The commonest sampled carrier: a traceparent alone (or with a fanout probability). The
+            # general path below costs 1.56x the W3C propagator's own extract; this one ~1.1x (make bench).
+            # It is parsed here exactly as the W3C propagator parses it (none of _checked_carrier's
+            # checks can fire on it, and the default composite adds only a baggage lookup).
+            if n == 1:
+                (k1,) = carrier
+                k2 = k1
+            elif n == 2 and type(carrier.get(_P_KEY)) is str and len(carrier[_P_KEY]) < 32:
+                k1, k2 = carrier
+            else:
+                k1 = k2 = None
+            # (keys must be exact str: a str subclass is rejected by the general path's checks)
+            if type(k1) is str and type(k2) is str and settings.max_carrier_bytes >= 108 \
+                    and _w3c_global():
+                m = _TRACEPARENT_00.fullmatch(tp)
+                if m is not None:
+                    trace_id, span_id, flags = m.groups()
+                    if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
+                        counters.carriers_invalid += 1
+                        return None
+                    counters.carriers_extracted += 1
+                    return Context({_SPAN_KEY: NonRecordingSpan(SpanContext(
+                        int(trace_id, 16), int(span_id, 16), True, TraceFlags(int(flags, 16))))})
     else:
         try:
             tp = carrier.get(TRACEPARENT) if isinstance(carrier, Mapping) else None
