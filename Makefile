@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-fast bench clean
+.PHONY: venv demo test test-fast bench bench-scale bench-doc clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,15 @@ test-fast: $(FAST_VENV)/.installed
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
+
+# The seed's scale: a 1,000,000-recipient fanout on simpleSystemBase, bare vs traced (about 5 minutes,
+# about 1 GiB of memory per variant); writes benchmarks/results/scale.json.
+bench-scale: $(STAMP)
+	$(PY) benchmarks/bench_scale.py
+
+# Rewrite the results section of docs/performance.md from benchmarks/results/ (bench.json, scale.json).
+bench-doc: $(STAMP)
+	$(PY) benchmarks/refill_doc.py
 
 clean:
 	rm -rf $(VENV) .venv-* build *.egg-info
