@@ -13,6 +13,7 @@ and ``traced_ask`` from the outside (it starts the root span, so the SDK sampler
 """
 from __future__ import annotations
 
+import gc
 import pickle
 import time
 from typing import Any, Callable, Dict, List, Optional
@@ -29,6 +30,7 @@ FULL = {
     "fanout_tcp": 200,
     "fanout_run_s": 0.3,
     "micro_run_s": 0.15,
+    "long_round_trips": 20000,           # the long ping-pong: one ask, this many Ping/Pong round trips
 }
 SMOKE = {
     "rounds": 2,
@@ -38,6 +40,7 @@ SMOKE = {
     "fanout_tcp": 3,
     "fanout_run_s": 0.001,
     "micro_run_s": 0.002,
+    "long_round_trips": 10,
 }
 
 _sdk: Dict[str, Any] = {}
@@ -156,10 +159,15 @@ UNMIGRATED = ("receive, unmigrated ActorTypeDispatcher pair under the hook", "re
 
 
 def _pingpong_target(base: str, label: str) -> Optional[str]:
+    if base != "simpleSystemBase":
+        # issue 11: the multi-process rows stay >= 0.99 (the hook's cost is under 1 % of an IPC hop)
+        return ">= 0.99" if label in ("off", "receive", "on, roots unsampled") else None
     if label.startswith("receive"):
-        return ">= 0.97"
-    if label in ("off", "on, roots unsampled"):
-        return {"simpleSystemBase": ">= 0.95", "multiprocTCPBase": ">= 0.99"}.get(base)
+        return ">= 0.97"                                     # issue 11: receive mode
+    if label == "off":
+        return ">= 0.95"
+    if label == "on, roots unsampled":
+        return ">= 0.92"                                     # issue 11: one traced_ask per 20 messages
     return None
 
 
@@ -183,7 +191,10 @@ def _pingpong_run(asys: Any, pinger: Any, asks: int, exchange: int, traced: bool
 
     msg = Start(exchange)
     ask = asys.ask
-    clock = clock_for(asys.base if hasattr(asys, "base") else "")
+    base = asys.base if hasattr(asys, "base") else ""
+    clock = clock_for(base)
+    if base == "simpleSystemBase":
+        gc.collect()  # untimed: a full collection the previous run's garbage triggers lands in neither run
     t0 = clock()
     for _ in range(asks):
         reply = traced_ask(asys, pinger, msg, 30) if traced else ask(pinger, msg, 30)
@@ -243,10 +254,33 @@ def pingpong_simple(sizes: Dict[str, Any]) -> List[Dict[str, Any]]:
                             THROUGHPUT, stats, _pingpong_target(base, label),
                             note="%d/%d asks x %d msgs per bare/traced run" % (asks, asks_t, exchange)))
             _log("ping-pong %s %s: ratio %.3f" % (base, label, stats["ratio"]))
+        rows.append(_long_pingpong(asys, bare, traced, sizes))
     finally:
         common.shutdown(asys)
         _restore()
     return rows
+
+
+LONG_CASE = "simpleSystemBase, long ping-pong: one ask, %s round trips, traced_send both ways, on, roots unsampled"
+
+
+def _long_pingpong(asys: Any, bare: Any, traced: Any, sizes: Dict[str, Any]) -> Dict[str, Any]:
+    """Issue 11: one ask runs ``long_round_trips`` Ping/Pong round trips (2 messages each) between the
+    pair, so the per-ask cost (traced_ask's root) vanishes and only the per-message path is compared."""
+    trips = sizes["long_round_trips"]
+
+    def b() -> float:
+        _tracing(False)
+        return _pingpong_run(asys, bare, 1, 2 * trips, False)
+
+    def t() -> float:
+        _tracing(True, "on", "off")
+        return _pingpong_run(asys, traced, 1, 2 * trips, True)
+
+    stats = interleave(b, t, sizes["rounds"], THROUGHPUT)
+    _log("ping-pong long: ratio %.3f" % stats["ratio"])
+    return row("ping-pong", LONG_CASE % "{:,}".format(trips), "bare", "traced", "msg/s", THROUGHPUT,
+               stats, ">= 0.95", note="1 ask x %d msgs per run" % (2 * trips))
 
 
 def pingpong_multiproc(base: str, sizes: Dict[str, Any], fanout_n: Optional[int] = None
@@ -320,6 +354,8 @@ def _fanout_run(asys: Any, fanner: Any, n: int, repeats: int, traced: bool) -> f
     msg = Go()
     base = asys.base if hasattr(asys, "base") else ""
     clock = clock_for(base)
+    if base == "simpleSystemBase":
+        gc.collect()  # untimed (see _pingpong_run)
     t0 = clock()
     for _ in range(repeats):
         reply = traced_ask(asys, fanner, msg, 300) if traced else asys.ask(fanner, msg, 300)
@@ -332,7 +368,7 @@ def _fanout_run(asys: Any, fanner: Any, n: int, repeats: int, traced: bool) -> f
 
 def _fanout_target(n: int, root: str) -> Optional[str]:
     if n == 10000:
-        return "<= 1.10" if root == "on" else "<= 1.03"
+        return "<= 1.10" if root == "on" else "<= 1.05"       # issue 11
     return None
 
 
@@ -509,7 +545,20 @@ def sieve(sizes: Dict[str, Any]) -> List[Dict[str, Any]]:
             rows.append(row("sieve vs full W3C extract", "%s traceparent, %s" % (label, subject_label),
                             "W3C extract", subject_label, "s", SPEEDUP, stats, target,
                             note="per call"))
+    # Issue 11: on a sampled carrier extract_if_sampled does the extract itself; its time against the
+    # propagator's own extract (the W3C trace-context propagator, what the default composite runs).
+    carrier = carriers["sampled"]
+    full = lambda: w3c.extract(carrier)  # noqa: E731
+    ours = lambda: extract_if_sampled(carrier)  # noqa: E731
+    n_full = _calibrated(full, sizes["micro_run_s"])
+    n_ours = _calibrated(ours, sizes["micro_run_s"])
+    stats = interleave(lambda: _per_op(full, n_full), lambda: _per_op(ours, n_ours), sizes["rounds"], TIME)
+    rows.append(row("sieve vs full W3C extract", EXTRACT_CASE, "W3C extract", "extract_if_sampled", "s",
+                    TIME, stats, "<= 1.15", note="per call"))
     return rows
+
+
+EXTRACT_CASE = "sampled traceparent, extract_if_sampled time vs the propagator's own extract"
 
 
 def _fake_actor() -> Any:

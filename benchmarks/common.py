@@ -277,7 +277,8 @@ def _fmt_target(target: Optional[str], kind: str) -> str:
 
 
 def markdown(rows: Sequence[Dict[str, Any]], info: Dict[str, Any], command: str,
-             elapsed_s: Optional[float] = None, missing: Sequence[str] = ()) -> str:
+             elapsed_s: Optional[float] = None, missing: Sequence[str] = (),
+             notes: Sequence[str] = ()) -> str:
     out: List[str] = []
     out.append("Machine: %s, %s cores; %s; load average at the end %s (shared machine)" % (
         info["cpu"], info["cores"], info["platform"], info.get("loadavg_at_end", "?")))
@@ -293,6 +294,9 @@ def markdown(rows: Sequence[Dict[str, Any]], info: Dict[str, Any], command: str,
     out.append("")
     for name in missing:
         out.append("**%s**" % name)
+        out.append("")
+    for note in notes:
+        out.append("Note: %s" % note)
         out.append("")
     groups: List[str] = []
     for r in rows:
@@ -319,13 +323,15 @@ def markdown(rows: Sequence[Dict[str, Any]], info: Dict[str, Any], command: str,
 
 
 def write_results(out_dir: str, rows: Sequence[Dict[str, Any]], info: Dict[str, Any], command: str,
-                  elapsed_s: Optional[float] = None, missing: Sequence[str] = ()) -> Dict[str, str]:
+                  elapsed_s: Optional[float] = None, missing: Sequence[str] = (),
+                  notes: Sequence[str] = ()) -> Dict[str, str]:
     os.makedirs(out_dir, exist_ok=True)
     md_path = os.path.join(out_dir, "bench.md")
     json_path = os.path.join(out_dir, "bench.json")
     with open(md_path, "w") as f:
-        f.write(markdown(rows, info, command, elapsed_s, missing) + "\n")
+        f.write(markdown(rows, info, command, elapsed_s, missing, notes) + "\n")
     with open(json_path, "w") as f:
         json.dump({"machine": info, "command": command, "elapsed_s": elapsed_s,
-                   "missing": list(missing), "rows": list(rows)}, f, indent=1, default=str)
+                   "missing": list(missing), "notes": list(notes), "rows": list(rows)}, f, indent=1,
+                  default=str)
     return {"md": md_path, "json": json_path}

@@ -4,8 +4,11 @@
     .venv/bin/python benchmarks/run_all.py [--smoke] [--rounds N] [--out DIR] [--only GROUP ...]
                                            [--bases BASE ...] [--no-profile]
 
-Groups: pingpong, fanout, bytes, sieve, hop, exporter, codemod, check. ``make bench`` runs it with no
-options. ``exporter`` is ``benchmarks/exporter_down.py`` (throughput with the OTLP endpoint refusing or
+Groups: pingpong, fanout, bytes, sieve, hop, exporter, metrics, codemod, check. ``make bench`` runs it
+with no options (under 6 minutes on a 2-core machine); ``make bench-doc`` then rewrites the results in
+docs/performance.md from what it wrote. ``metrics`` is ``benchmarks/bench_metrics.py`` (actor metrics,
+``run(smoke, rounds, bases, log) -> rows`` made with ``common.row``; about 40 s of the budget); while that
+file does not exist the group is skipped with a note. ``exporter`` is ``benchmarks/exporter_down.py`` (throughput with the OTLP endpoint refusing or
 hanging against it up, target >= 0.95). The codemod and migration-check benchmarks live in
 ``benchmarks/bench_codemod.py`` and ``benchmarks/bench_check.py`` (each ``run(smoke=False) ->
 list[dict]``); if one cannot be imported or raises, the run fails (exit status 1) after writing the
@@ -29,7 +32,7 @@ if ROOT not in sys.path:
 
 from benchmarks import common  # noqa: E402
 
-GROUPS = ("pingpong", "fanout", "bytes", "sieve", "hop", "exporter", "codemod", "check")
+GROUPS = ("pingpong", "fanout", "bytes", "sieve", "hop", "exporter", "metrics", "codemod", "check")
 EXTERNAL = {
     # group: (module, table group, default target, per-case target overrides by substring)
     "codemod": ("benchmarks.bench_codemod", "codemod vs LibCST NOOP", "<= 3",
@@ -90,6 +93,27 @@ def run_external(group: str, smoke: bool) -> Tuple[List[Dict[str, Any]], Optiona
     return rows, None
 
 
+def run_metrics(smoke: bool, rounds: Optional[int], bases: List[str], log: Any,
+                module_name: str = "benchmarks.bench_metrics"
+                ) -> Tuple[List[Dict[str, Any]], Optional[str], Optional[str]]:
+    """Rows of ``benchmarks/bench_metrics.py`` (rows, note, failure): absent, it is skipped with a note;
+    present but broken, the run fails (like the codemod and check groups)."""
+    import importlib.util
+
+    if importlib.util.find_spec(module_name) is None:
+        return [], "metrics group skipped: %s.py does not exist yet" % module_name.replace(".", "/"), None
+    try:
+        module = importlib.import_module(module_name)
+        rows = list(module.run(smoke=smoke, rounds=rounds or (2 if smoke else 7), bases=list(bases), log=log))
+    except Exception as exc:
+        traceback.print_exc()
+        why = "ERROR: %s failed: %s: %s" % (module_name, type(exc).__name__, exc)
+        return [common.row("actor metrics", why, "-", "-", "", common.TIME, {}, None)], None, why
+    for r in rows:
+        r.setdefault("source", module_name)
+    return rows, None, None
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, 2 rounds: checks the harness only")
@@ -122,6 +146,15 @@ def main(argv: Optional[List[str]] = None) -> int:
             bench_runtime._log("running exporter-down benchmark")
             rows += exporter_down.run(smoke=args.smoke, rounds=args.rounds, bases=exporter_bases,
                                       log=bench_runtime._log)
+    notes: List[str] = []
+    if "metrics" in want:
+        bench_runtime._log("running metrics benchmark")
+        metric_rows, note, failure = run_metrics(args.smoke, args.rounds, list(args.bases), bench_runtime._log)
+        rows += metric_rows
+        if note:
+            notes.append(note)
+        if failure:
+            missing.append(failure)
     for group in ("codemod", "check"):
         if group in want:
             bench_runtime._log("running %s benchmark" % group)
@@ -137,13 +170,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     elapsed = time.perf_counter() - started
     info = common.machine_info()
     info["sdk"] = bench_runtime.SDK_DESCRIPTION
-    paths = common.write_results(args.out, rows, info, command, elapsed, missing)
+    paths = common.write_results(args.out, rows, info, command, elapsed, missing, notes)
     if profile_text is not None:
         prof_path = os.path.join(args.out, "profiles.txt")
         with open(prof_path, "w") as f:
             f.write(profile_text)
         paths["profiles"] = prof_path
-    print(common.markdown(rows, info, command, elapsed, missing))
+    print(common.markdown(rows, info, command, elapsed, missing, notes))
     print("\nwrote " + ", ".join(paths.values()))
     if missing:
         print("\n".join(["", "FAILED:"] + list(missing)), file=sys.stderr)
