@@ -196,3 +196,102 @@ def test_exporter_down_rows_parse_and_carry_the_tight_target(smoke_run):
         assert lo <= med <= hi, r
     md = (smoke_run["out"] / "bench.md").read_text()
     assert "### exporter down" in md and "≥ 0.95" in md
+
+
+# --------------------------------------------------------------------------------------------------
+# issue 11: its table as rows, the metrics group, the doc refill, the seed's scale
+
+
+def test_issue_11_cases_are_rows_with_their_goals(smoke_run):
+    """Every case of issue 11's table is a row of the run (smoke sizes) carrying the issue's goal."""
+    from benchmarks import refill_doc
+
+    rows = smoke_run["rows"]
+    for label, group, case, before, goal in refill_doc.ISSUE_11:
+        if case.startswith("multiproc") or "10,000" in case:
+            continue  # checked below (the smoke run fans out to 5 and 20 recipients only)
+        r = refill_doc._find(rows, group, case)
+        assert r is not None, (label, case)
+        assert r["target"] == goal and _numeric(r["ratio"]), r
+    for base in ("multiprocQueueBase", "multiprocTCPBase"):
+        for label in ("off", "receive", "on, roots unsampled"):
+            r = refill_doc._find(rows, "ping-pong", "%s, %s" % (base, label))
+            assert r is not None and r["target"] == ">= 0.99", (base, label, r)
+    assert bench_runtime._fanout_target(10000, "off") == "<= 1.05"
+    assert bench_runtime._fanout_target(10000, "on") == "<= 1.10"
+    extract = refill_doc._find(rows, "sieve vs full W3C extract", bench_runtime.EXTRACT_CASE)
+    assert extract["kind"] == common.TIME and extract["target"] == "<= 1.15"
+
+
+def test_metrics_group_skipped_with_a_note_when_its_file_is_absent(smoke_run):
+    rows, note, failure = run_all.run_metrics(True, None, ["simpleSystemBase"], print,
+                                              module_name="benchmarks.bench_metrics_absent")
+    assert rows == [] and failure is None and "does not exist" in note
+    if not os.path.exists(os.path.join(ROOT, "benchmarks", "bench_metrics.py")):
+        assert any("metrics group skipped" in n for n in smoke_run["notes"]), smoke_run["notes"]
+        assert "metrics group skipped" in (smoke_run["out"] / "bench.md").read_text()
+
+
+def test_metrics_group_runs_the_module_with_the_harness_arguments(tmp_path, monkeypatch):
+    (tmp_path / "fake_bench_metrics.py").write_text(textwrap.dedent("""
+        from benchmarks import common
+        CALLS = []
+        def run(smoke, rounds, bases, log):
+            CALLS.append((smoke, rounds, bases))
+            log("metrics running")
+            return [common.row("actor metrics", "case", "bare", "metrics", "msg/s", common.THROUGHPUT,
+                               {"bare": 2.0, "traced": 1.9, "ratio": 0.95, "rounds": rounds,
+                                "spread": [0.9, 0.95, 1.0]}, ">= 0.95")]
+        """))
+    (tmp_path / "broken_bench_metrics.py").write_text("def run(**kw):\n    raise RuntimeError('boom')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    logged = []
+    rows, note, failure = run_all.run_metrics(True, 3, ["simpleSystemBase"], logged.append,
+                                              module_name="fake_bench_metrics")
+    import fake_bench_metrics
+    assert fake_bench_metrics.CALLS == [(True, 3, ["simpleSystemBase"])] and logged == ["metrics running"]
+    assert note is None and failure is None and [r["status"] for r in rows] == ["PASS"]
+    rows, note, failure = run_all.run_metrics(True, None, [], print, module_name="broken_bench_metrics")
+    assert failure and "boom" in failure and rows[0]["case"].startswith("ERROR")
+
+
+def test_refill_doc_writes_the_issue_11_table_from_a_run(smoke_run, tmp_path):
+    from benchmarks import refill_doc
+
+    doc = tmp_path / "performance.md"
+    original = open(os.path.join(ROOT, "docs", "performance.md")).read()
+    doc.write_text(original)
+    subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "refill_doc.py"), "--results",
+                    str(smoke_run["out"]), "--doc", str(doc)], check=True, cwd=ROOT, timeout=60)
+    text = doc.read_text()
+    head, rest = original.split(refill_doc.BEGIN)
+    assert text.startswith(head) and text.endswith(rest.split(refill_doc.END)[1])  # the rest is kept
+    section = text.split(refill_doc.BEGIN)[1].split(refill_doc.END)[0]
+    for label, group, case, before, goal in refill_doc.ISSUE_11:
+        line = [ln for ln in section.splitlines() if ln.startswith("| %s |" % label)]
+        assert len(line) == 1, label
+        assert line[0].split(" | ")[1] == before and line[0].rstrip(" |").split("| ")[-1] in (
+            "PASS", "MISS"), line
+    long_row = [ln for ln in section.splitlines() if ln.startswith("| long ping-pong")][0]
+    assert "not run" not in long_row, long_row
+    assert smoke_run["machine"]["commit"] in section and "#### ping-pong" in section
+    again = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "refill_doc.py"), "--results",
+                            str(smoke_run["out"]), "--doc", str(doc), "--check"], cwd=ROOT, timeout=60)
+    assert again.returncode == 0, "a refill is not idempotent"
+
+
+def test_bench_scale_smoke(tmp_path):
+    """The seed's-scale benchmark at a tiny size: three variants, memory per actor, spans exported."""
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bench_scale.py"), "--n", "300",
+                           "--runs", "1", "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    with open(tmp_path / "scale.json") as f:
+        scale = json.load(f)
+    v = scale["variants"]
+    assert set(v) == {"bare", "unsampled", "sampled"} and scale["n"] == 300
+    assert v["bare"]["spans"] == [0] and v["unsampled"]["spans"] == [0]
+    # p(300) = 0.1 * (300/100)^-1 ... about 4 % of 300: a handful of recipient spans, never all of them
+    assert 0 < v["sampled"]["span_names"].get("process TracedRecipient", 0) < 300, v["sampled"]
+    for name in ("unsampled", "sampled"):
+        assert _numeric(scale[name]["time_ratio"]) and _numeric(scale[name]["memory_ratio"])
