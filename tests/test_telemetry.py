@@ -7,7 +7,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from thespian_trace import Envelope, configure, stats, traced_ask, traced_tell
 from thespian_trace.telemetry import (ACTOR_CLASS, CARRIER_OUTCOME, ENVELOPED, FANOUT_DECISION,
                                       METRIC_CARRIERS, METRIC_FANOUT, METRIC_RECEIVED, METRIC_ROOTS,
-                                      enable_metrics)
+                                      count_received, disable_metrics, enable_metrics)
 
 import fanout_actors as fa
 import tt_actors as ta
@@ -22,6 +22,7 @@ def reader():
     try:
         yield provider, reader
     finally:
+        disable_metrics(meter_provider=provider)  # so per-class counting stops with its reader
         provider.shutdown()
 
 
@@ -142,3 +143,34 @@ def test_no_global_meter_provider_was_set(reader):
     provider, _ = reader
     enable_metrics(meter_provider=provider)
     assert not isinstance(metrics.get_meter_provider(), MeterProvider)
+
+
+def test_received_counts_are_kept_only_while_a_reader_exists(spans, make_system, reader):
+    """Per-class counting is a dict update per message: off until enable_metrics (or count_received)."""
+    from thespian_trace import telemetry
+
+    provider, rd = reader
+    saved = set(telemetry._active)
+    telemetry._active.clear()
+    previous = count_received(False)
+    key = frozenset({(ACTOR_CLASS, "Recorder"), (ENVELOPED, False)})
+    try:
+        asys = make_system("simpleSystemBase")
+        rec = asys.createActor(ta.Recorder)
+        asys.tell(rec, "nobody reads")
+        assert stats()["received"] == {}
+        enable_metrics(meter_provider=provider)
+        asys.tell(rec, "read by the meter")
+        got, _ = collect(rd)
+        assert got[METRIC_RECEIVED][key] == 1
+        assert stats()["received"]["Recorder"] == {"enveloped": 0, "bare": 1}
+        disable_metrics(meter_provider=provider)
+        asys.tell(rec, "nobody reads again")
+        assert stats()["received"]["Recorder"]["bare"] == 1
+        count_received(True)
+        asys.tell(rec, "read through stats()")
+        assert stats()["received"]["Recorder"]["bare"] == 2
+    finally:
+        count_received(previous)
+        telemetry._active.update(saved)
+        telemetry._sync_counting()
