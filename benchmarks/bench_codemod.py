@@ -68,7 +68,7 @@ FILES, LINES = 80, 16000
 WARM_FILES, WARM_LINES = 8, 1600
 
 
-def run(smoke: bool = False, rounds: int = 5, jobs: int = 0) -> List[Dict[str, object]]:
+def run(smoke: bool = False, rounds: int = 3, jobs: int = 0) -> List[Dict[str, object]]:
     """Run both cases; return one row per case (see module docstring)."""
     jobs = jobs or (os.cpu_count() or 1)
     files, lines = (12, 1200) if smoke else (FILES, LINES)
@@ -132,7 +132,7 @@ def main(argv=None) -> int:
     """Print the rows."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--smoke", action="store_true")
-    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--jobs", type=int, default=0)
     a = p.parse_args(argv)
     for row in run(smoke=a.smoke, rounds=a.rounds, jobs=a.jobs):

@@ -24,6 +24,7 @@ from .common import BYTES, SPEEDUP, THROUGHPUT, TIME, interleave, row
 # Sizes ------------------------------------------------------------------------------------------------
 FULL = {
     "rounds": 7,
+    "rounds_simple": 9,                  # simpleSystemBase ping-pong and fanout: the issue-11 rows, short runs
     "exchange": 20,                      # messages per ping-pong exchange (one external ask each)
     "run_s": {"simpleSystemBase": 0.2, "multiprocQueueBase": 0.4, "multiprocTCPBase": 0.6},
     "fanout_simple": (100, 1000, 10000),
@@ -34,6 +35,7 @@ FULL = {
 }
 SMOKE = {
     "rounds": 2,
+    "rounds_simple": 2,
     "exchange": 4,
     "run_s": {"simpleSystemBase": 0.002, "multiprocQueueBase": 0.002, "multiprocTCPBase": 0.002},
     "fanout_simple": (5, 20),
@@ -227,7 +229,7 @@ def pingpong_simple(sizes: Dict[str, Any]) -> List[Dict[str, Any]]:
 
     base = "simpleSystemBase"
     rows: List[Dict[str, Any]] = []
-    rounds, exchange = sizes["rounds"], sizes["exchange"]
+    rounds, exchange = sizes["rounds_simple"], sizes["exchange"]
     asys = None
     try:
         _tracing(False)
@@ -278,7 +280,7 @@ def _long_pingpong(asys: Any, bare: Any, traced: Any, sizes: Dict[str, Any]) -> 
         _tracing(True, "on", "off")
         return _pingpong_run(asys, traced, 1, 2 * trips, True)
 
-    stats = interleave(b, t, sizes["rounds"], THROUGHPUT)
+    stats = interleave(b, t, sizes["rounds_simple"], THROUGHPUT)
     _log("ping-pong long: ratio %.3f" % stats["ratio"])
     return row("ping-pong", LONG_CASE % "{:,}".format(trips), "bare", "traced", "msg/s", THROUGHPUT,
                stats, ">= 0.95", note="1 ask x %d msgs per run" % (2 * trips))
@@ -395,7 +397,7 @@ def _fanout_rows(base: str, n: int, bare_sys: Any, bare: Any, traced_sys: Any, t
             _tracing(True, "on", root)
             return _fanout_run(traced_sys, traced, n, repeats, True)
 
-        stats = interleave(b, t, sizes["rounds"], TIME, settle=settle)
+        stats = interleave(b, t, (sizes["rounds_simple"] if base == "simpleSystemBase" else sizes["rounds"]), TIME, settle=settle)
         rows.append(row("fanout", "%s, %s recipients, %s" % (base, "{:,}".format(n), label),
                         "bare send loop", "traced_fanout", "s", TIME, stats, _fanout_target(n, root),
                         note="%d fanout(s) per run" % repeats))
@@ -724,7 +726,7 @@ def run(smoke: bool = False, rounds: Optional[int] = None, bases=common.BASES,
     """Every runtime case; ``only`` limits to groups among pingpong, fanout, bytes, sieve, hop."""
     sizes = dict(SMOKE if smoke else FULL)
     if rounds:
-        sizes["rounds"] = rounds
+        sizes["rounds"] = sizes["rounds_simple"] = rounds
     setup_sdk()
     want = set(only or ("pingpong", "fanout", "bytes", "sieve", "hop"))
     rows: List[Dict[str, Any]] = []
