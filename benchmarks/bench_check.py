@@ -117,7 +117,7 @@ def _interleave(baseline: Callable[[], Timing], subject: Callable[[], Timing], r
 
 def run(smoke: bool = False) -> List[Dict]:
     """Run the benchmark; return rows with case, baseline_name, baseline_s, subject_s, ratio, rounds."""
-    files, lines, rounds = (10, 800, 5) if smoke else (FILES, LINES, 5)
+    files, lines, rounds = (10, 800, 5) if smoke else (FILES, LINES, 3)  # 3: the make bench budget
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-check-") as tmp:
         counts = generate(tmp, files=files, lines=lines, seed=0)

@@ -25,8 +25,9 @@ from .common import BYTES, SPEEDUP, THROUGHPUT, TIME, interleave, row
 FULL = {
     "rounds": 7,
     "rounds_simple": 9,                  # simpleSystemBase ping-pong and fanout: the issue-11 rows, short runs
+    "rounds_other": 5,                   # rows without a target (sampled ping-pong, small fanouts)
     "exchange": 20,                      # messages per ping-pong exchange (one external ask each)
-    "run_s": {"simpleSystemBase": 0.2, "multiprocQueueBase": 0.4, "multiprocTCPBase": 0.6},
+    "run_s": {"simpleSystemBase": 0.2, "multiprocQueueBase": 0.4, "multiprocTCPBase": 0.5},
     "fanout_simple": (100, 1000, 10000),
     "fanout_tcp": 200,
     "fanout_run_s": 0.3,
@@ -36,6 +37,7 @@ FULL = {
 SMOKE = {
     "rounds": 2,
     "rounds_simple": 2,
+    "rounds_other": 2,
     "exchange": 4,
     "run_s": {"simpleSystemBase": 0.002, "multiprocQueueBase": 0.002, "multiprocTCPBase": 0.002},
     "fanout_simple": (5, 20),
@@ -252,7 +254,7 @@ def pingpong_simple(sizes: Dict[str, Any]) -> List[Dict[str, Any]]:
                 _tracing(True, mode, root)
                 return _pingpong_run(asys, subject, asks_t, exchange, not plain)
 
-            stats = interleave(b, t, rounds, THROUGHPUT)
+            stats = interleave(b, t, rounds if _pingpong_target(base, label) else sizes["rounds_other"], THROUGHPUT)
             rows.append(row("ping-pong", "%s, %s" % (base, label), "bare", "traced", "msg/s",
                             THROUGHPUT, stats, _pingpong_target(base, label),
                             note="%d/%d asks x %d msgs per bare/traced run" % (asks, asks_t, exchange)))
@@ -316,7 +318,7 @@ def pingpong_multiproc(base: str, sizes: Dict[str, Any], fanout_n: Optional[int]
                     _tracing(True, mode, root)
                     return _pingpong_run(traced_sys, traced, asks_t, exchange, True)
 
-                stats = interleave(b, t, rounds, THROUGHPUT)
+                stats = interleave(b, t, rounds if _pingpong_target(base, label) else sizes["rounds_other"], THROUGHPUT)
             finally:
                 common.shutdown(traced_sys)
                 _restore()
@@ -397,7 +399,10 @@ def _fanout_rows(base: str, n: int, bare_sys: Any, bare: Any, traced_sys: Any, t
             _tracing(True, "on", root)
             return _fanout_run(traced_sys, traced, n, repeats, True)
 
-        stats = interleave(b, t, (sizes["rounds_simple"] if base == "simpleSystemBase" else sizes["rounds"]), TIME, settle=settle)
+        rounds = sizes["rounds_simple"] if base == "simpleSystemBase" else sizes["rounds"]
+        if _fanout_target(n, root) is None:
+            rounds = min(rounds, sizes["rounds_other"])
+        stats = interleave(b, t, rounds, TIME, settle=settle)
         rows.append(row("fanout", "%s, %s recipients, %s" % (base, "{:,}".format(n), label),
                         "bare send loop", "traced_fanout", "s", TIME, stats, _fanout_target(n, root),
                         note="%d fanout(s) per run" % repeats))
@@ -668,7 +673,7 @@ def profile_hot_paths(sizes: Dict[str, Any], top: int = 18) -> str:
     _settle_gc[0] = False
     out = io.StringIO()
     exchange = sizes["exchange"]
-    asks = max(2, int(200 * sizes["run_s"]["simpleSystemBase"] / 0.25))
+    asks = max(2, int(100 * sizes["run_s"]["simpleSystemBase"] / 0.25))
     asys = None
     try:
         _tracing(True, "on", "off")
@@ -703,7 +708,7 @@ def profile_hot_paths(sizes: Dict[str, Any], top: int = 18) -> str:
     try:
         config.set_mode("on")
         set_sampler(sampler("on"))
-        n = max(20, int(3000 * sizes["micro_run_s"] / 0.15))
+        n = max(20, int(1500 * sizes["micro_run_s"] / 0.15))
         with tracer.start_as_current_span("sender"):
             prof = cProfile.Profile()
             prof.enable()
@@ -726,7 +731,7 @@ def run(smoke: bool = False, rounds: Optional[int] = None, bases=common.BASES,
     """Every runtime case; ``only`` limits to groups among pingpong, fanout, bytes, sieve, hop."""
     sizes = dict(SMOKE if smoke else FULL)
     if rounds:
-        sizes["rounds"] = sizes["rounds_simple"] = rounds
+        sizes["rounds"] = sizes["rounds_simple"] = sizes["rounds_other"] = rounds
     setup_sdk()
     want = set(only or ("pingpong", "fanout", "bytes", "sieve", "hop"))
     rows: List[Dict[str, Any]] = []
