@@ -1,0 +1,212 @@
+"""Actor metrics (thespian_trace.metrics) on simpleSystemBase and multiprocTCPBase, read by the SDK's
+in-memory reader: in this process on simpleSystemBase, in each actor's own process (its ``per_process``
+provider, reported on request by the actor) on multiprocTCPBase."""
+import os
+import subprocess
+import sys
+
+import pytest
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from thespian_trace import configure, semconv, traced_ask
+from thespian_trace._state import observers, settings
+from thespian_trace.metrics import (METRIC_CREATED, METRIC_DURATION, METRIC_FAILED, METRIC_HANDLED,
+                                    METRIC_LIVE, METRIC_POISON, actor_metrics_enabled,
+                                    disable_actor_metrics, enable_actor_metrics, reset_actor_metrics)
+
+import metrics_actors as ma
+
+TIMEOUT = 20
+METRIC_BASES = ["simpleSystemBase", "multiprocTCPBase"]
+#: Invocations of a handler that keeps failing before Thespian returns a PoisonMessage (Thespian 4.0.1:
+#: simpleSystemBase tries 3 times, the multi-process ActorManager once plus one retry).
+ATTEMPTS = {"simpleSystemBase": 3, "multiprocTCPBase": 2}
+CLASS = semconv.MESSAGING_DESTINATION_TEMPLATE
+MTYPE = semconv.MESSAGE_TYPE
+
+
+@pytest.fixture
+def meters(spans):
+    """A private SDK meter provider recording actor metrics in this process; each forked actor process
+    gets one of its own (``ma.per_process_provider``)."""
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    reset_actor_metrics()
+    try:
+        yield provider, reader
+    finally:
+        disable_actor_metrics()
+        reset_actor_metrics()
+        provider.shutdown()
+
+
+def collect(base, reader, asys=None, actor=None):
+    """The data points that actor's process recorded (this process's on simpleSystemBase)."""
+    if base == "simpleSystemBase":
+        return ma.summarize(reader.get_metrics_data())
+    points = traced_ask(asys, actor, ma.Report(), TIMEOUT)
+    assert points is not None, "the actor process has no per-process reader"
+    return points
+
+
+def points(data, name, **attrs):
+    return [p for p in data if p["name"] == name
+            and all(p["attributes"].get(k) == v for k, v in attrs.items())]
+
+
+def value(data, name, **attrs):
+    found = points(data, name, **attrs)
+    assert len(found) <= 1, found
+    return found[0]["value"] if found else 0
+
+
+@pytest.mark.parametrize("base", METRIC_BASES)
+def test_counts_equal_the_messages_sent(base, make_system, meters):
+    provider, reader = meters
+    assert enable_actor_metrics(provider, per_process=ma.per_process_provider)
+    asys = make_system(base)
+    counted = asys.createActor(ma.Counted)
+    plain = asys.createActor(ma.PlainCounted)
+    for _ in range(3):
+        assert traced_ask(asys, counted, ma.Ping(), TIMEOUT) == "pong"   # enveloped, in a span
+    for _ in range(2):
+        assert asys.ask(counted, ma.Ping(), TIMEOUT) == "pong"           # bare
+    for _ in range(4):
+        assert asys.ask(plain, ma.Ping(), TIMEOUT) == "pong"
+    data = collect(base, reader, asys, counted)
+    assert value(data, METRIC_HANDLED, **{CLASS: "Counted", MTYPE: "Ping"}) == 5
+    assert value(data, METRIC_CREATED, **{CLASS: "Counted"}) == 1
+    assert value(data, METRIC_LIVE, **{CLASS: "Counted"}) == 1
+    p = points(data, METRIC_HANDLED, **{CLASS: "Counted", MTYPE: "Ping"})[0]
+    assert p["scope"] == "thespian_trace" and p["schema_url"] == semconv.SCHEMA_URL
+    assert p["attributes"][semconv.MESSAGING_SYSTEM] == "thespian"
+    assert not points(data, METRIC_DURATION, **{CLASS: "Counted"})  # not opted in
+    plain_data = collect(base, reader, asys, plain)
+    assert value(plain_data, METRIC_HANDLED, **{CLASS: "PlainCounted", MTYPE: "Ping"}) == 4
+    if base != "simpleSystemBase":  # each process reports only its own actors, under its own resource
+        assert not points(data, METRIC_HANDLED, **{CLASS: "PlainCounted"})
+        assert data[0]["resource"]["service.instance.id"] != plain_data[0]["resource"]["service.instance.id"]
+
+
+@pytest.mark.parametrize("base", METRIC_BASES)
+def test_failures_counted_with_error_type_and_poison_returns(base, make_system, meters):
+    provider, reader = meters
+    assert enable_actor_metrics(provider, per_process=ma.per_process_provider)
+    asys = make_system(base)
+    counted = asys.createActor(ma.Counted)
+    relay = asys.createActor(ma.Relay)
+    assert traced_ask(asys, relay, ma.Send(counted, ma.Boom()), TIMEOUT) == "poisoned Boom"
+    assert traced_ask(asys, relay, ma.Send(counted, ma.Ping()), TIMEOUT) == "pong"
+    data = collect(base, reader, asys, counted)
+    failed = points(data, METRIC_FAILED, **{CLASS: "Counted"})
+    assert [(p["attributes"][MTYPE], p["attributes"][semconv.ERROR_TYPE], p["value"]) for p in failed] \
+        == [("Boom", "ValueError", ATTEMPTS[base])]
+    assert value(data, METRIC_HANDLED, **{CLASS: "Counted", MTYPE: "Boom"}) == ATTEMPTS[base]
+    assert value(data, METRIC_HANDLED, **{CLASS: "Counted", MTYPE: "Ping"}) == 1
+    relay_data = collect(base, reader, asys, relay)
+    assert value(relay_data, METRIC_POISON, **{CLASS: "Relay", MTYPE: "Boom"}) == 1
+    assert not points(relay_data, METRIC_FAILED, **{CLASS: "Relay"})
+
+
+@pytest.mark.parametrize("base", METRIC_BASES)
+def test_duration_only_for_opted_in_classes_with_exemplars_of_sampled_handlers(base, make_system, meters,
+                                                                                 spans):
+    provider, reader = meters
+    assert enable_actor_metrics(provider, per_process=ma.per_process_provider)
+    asys = make_system(base)
+    timed = asys.createActor(ma.Timed)
+    counted = asys.createActor(ma.Counted)
+    for _ in range(3):
+        assert traced_ask(asys, timed, ma.Ping(), TIMEOUT) == "pong"
+        assert traced_ask(asys, counted, ma.Ping(), TIMEOUT) == "pong"
+    assert asys.ask(timed, ma.Ping(), TIMEOUT) == "pong"  # bare: timed, no span, no exemplar
+    data = collect(base, reader, asys, timed)
+    durations = points(data, METRIC_DURATION, **{CLASS: "Timed", MTYPE: "Ping"})
+    assert len(durations) == 1 and durations[0]["count"] == 4
+    assert durations[0]["unit"] == "s"
+    assert not points(collect(base, reader, asys, counted), METRIC_DURATION, **{CLASS: "Counted"})
+    traces = {s.trace_id for s in spans.wait(lambda ss: len([s for s in ss if s.name == "process Timed"]) >= 3)
+              if s.name == "process Timed"}
+    exemplars = set(durations[0]["exemplars"])
+    assert exemplars and exemplars <= traces, (exemplars, traces)
+
+
+def test_duration_patterns_override_the_class_attribute(make_system, meters, monkeypatch):
+    provider, reader = meters
+    monkeypatch.setenv("THESPIAN_TRACE_METRICS_DURATION_INCLUDE", "metrics_actors.Plain*, Counted")
+    monkeypatch.setenv("THESPIAN_TRACE_METRICS_DURATION_EXCLUDE", "Timed")
+    assert enable_actor_metrics(provider)
+    asys = make_system("simpleSystemBase")
+    for cls in (ma.Counted, ma.PlainCounted, ma.Timed):
+        assert asys.ask(asys.createActor(cls), ma.Ping(), TIMEOUT) == "pong"
+    data = ma.summarize(reader.get_metrics_data())
+    timed = {p["attributes"][CLASS] for p in points(data, METRIC_DURATION)}
+    assert timed == {"Counted", "PlainCounted"}
+    # Keyword arguments replace the environment's patterns.
+    assert enable_actor_metrics(provider, duration_include=[], duration_exclude=["Plain*"])
+    assert asys.ask(asys.createActor(ma.Timed), ma.Ping(), TIMEOUT) == "pong"
+    data = ma.summarize(reader.get_metrics_data())
+    assert points(data, METRIC_DURATION, **{CLASS: "Timed"})[0]["count"] == 1
+
+
+def test_failed_handler_duration_carries_error_type(make_system, meters):
+    provider, reader = meters
+    assert enable_actor_metrics(provider)
+    asys = make_system("simpleSystemBase")
+    timed = asys.createActor(ma.Timed)
+    asys.ask(timed, ma.Boom(), TIMEOUT)  # answered with a PoisonMessage
+    data = ma.summarize(reader.get_metrics_data())
+    failed = points(data, METRIC_DURATION, **{CLASS: "Timed", semconv.ERROR_TYPE: "KeyError"})
+    assert failed and failed[0]["count"] == ATTEMPTS["simpleSystemBase"]
+
+
+def test_no_meter_provider_installs_nothing(make_system):
+    disable_actor_metrics()
+    assert not enable_actor_metrics(NoOpMeterProvider())
+    assert observers.delivery is None and observers.lifecycle is None and not actor_metrics_enabled()
+    # The global provider of a fresh process is the API's proxy: nothing installed either.
+    code = ("import thespian_trace.metrics as m; from thespian_trace._state import observers; "
+            "print(m.enable_actor_metrics(), observers.delivery, observers.lifecycle)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["False", "None", "None"], out.stdout + out.stderr
+
+
+def test_disable_and_the_disabled_instrumentation_switch_stop_counting(make_system, meters):
+    provider, reader = meters
+    assert enable_actor_metrics(provider)
+    asys = make_system("simpleSystemBase")
+    counted = asys.createActor(ma.Counted)
+    assert asys.ask(counted, ma.Ping(), TIMEOUT) == "pong"
+    saved = settings.disabled
+    settings.disabled = True  # OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=thespian
+    try:
+        assert asys.ask(counted, ma.Ping(), TIMEOUT) == "pong"
+        assert not points(ma.summarize(reader.get_metrics_data()), METRIC_HANDLED)
+    finally:
+        settings.disabled = saved
+    data = ma.summarize(reader.get_metrics_data())
+    assert value(data, METRIC_HANDLED, **{CLASS: "Counted", MTYPE: "Ping"}) == 1
+    disable_actor_metrics()
+    assert observers.delivery is None
+    assert asys.ask(counted, ma.Ping(), TIMEOUT) == "pong"
+    assert not points(ma.summarize(reader.get_metrics_data()), METRIC_HANDLED)
+
+
+def test_instrumentor_switches_actor_metrics(make_system, meters):
+    from thespian_trace.instrumentation import ThespianInstrumentor
+    provider, reader = meters
+    disable_actor_metrics()
+    inst = ThespianInstrumentor()
+    inst.instrument(meter_provider=provider, duration_include=["Counted"])
+    try:
+        assert actor_metrics_enabled()
+        asys = make_system("simpleSystemBase")
+        assert asys.ask(asys.createActor(ma.Counted), ma.Ping(), TIMEOUT) == "pong"
+        data = ma.summarize(reader.get_metrics_data())
+        assert value(data, METRIC_HANDLED, **{CLASS: "Counted", MTYPE: "Ping"}) == 1
+        assert points(data, METRIC_DURATION, **{CLASS: "Counted"})
+    finally:
+        inst.uninstrument()
+    assert not actor_metrics_enabled() and observers.delivery is None
