@@ -210,3 +210,50 @@ def test_instrumentor_switches_actor_metrics(make_system, meters):
     finally:
         inst.uninstrument()
     assert not actor_metrics_enabled() and observers.delivery is None
+
+
+def test_forked_actor_processes_export_their_metrics_when_they_exit(make_system, meters):
+    """Each actor process exports through a real OTLP exporter of its own; the export interval is far
+    longer than the test, so what arrives was flushed as the process ended (like spans)."""
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.resources import Resource
+    from thespian.actors import ActorExitRequest
+
+    from metrics_receiver import MetricsReceiver
+    from thespian_trace.forksafe import ForkSafeSession
+
+    receiver = MetricsReceiver().start()
+
+    def per_process():
+        exporter = OTLPMetricExporter(endpoint=receiver.endpoint, session=ForkSafeSession())
+        reader = PeriodicExportingMetricReader(exporter, export_interval_millis=600_000)
+        return MeterProvider(metric_readers=[reader],
+                             resource=Resource.create({"service.instance.id": str(os.getpid())}))
+
+    try:
+        provider, _ = meters
+        assert enable_actor_metrics(provider, per_process=per_process)
+        asys = make_system("multiprocTCPBase")
+        actors = [asys.createActor(ma.Counted) for _ in range(2)]
+        pids = set()
+        for n, actor in enumerate(actors):
+            for _ in range(n + 1):
+                assert asys.ask(actor, ma.Ping(), TIMEOUT) == "pong"
+        for actor in actors:
+            asys.tell(actor, ActorExitRequest())
+
+        def handled(points):
+            return {p["resource"]["service.instance.id"]: p["value"] for p in points
+                    if p["name"] == METRIC_HANDLED and p["attributes"].get(MTYPE) == "Ping"}
+
+        got = receiver.wait_for(lambda ps: len(handled(ps)) == 2)
+        pids = set(handled(got))
+        assert sorted(handled(got).values()) == [1, 2]
+        assert str(os.getpid()) not in pids
+        exited = [p for p in got if p["name"] == "messaging.thespian.actors.exited"]
+        assert sorted(p["value"] for p in exited) == [1, 1]
+        live = [p for p in got if p["name"] == METRIC_LIVE]
+        assert [p["value"] for p in live] == [0, 0]
+    finally:
+        receiver.stop()

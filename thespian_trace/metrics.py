@@ -120,6 +120,7 @@ class _Registry:
         self.per_process: Optional[Callable[[], Any]] = None
         self.owner_pid = os.getpid()       # the process whose provider ``provider`` is
         self.keep_alive: List[Any] = []    # instruments: observable callbacks live as long as these
+        self.fork_hook = False
 
 
 _reg = _Registry()
@@ -385,9 +386,6 @@ def _after_fork_in_child() -> None:
         st.created = st.exited = 0
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
 
 # --------------------------------------------------------------------------------------------------
 # The switch
@@ -424,6 +422,9 @@ def enable_actor_metrics(meter_provider: Optional[Any] = None, *,
             _reg.keep_alive = []
             _make_instruments(provider)
         _reg.enabled = True
+        if not _reg.fork_hook and hasattr(os, "register_at_fork"):  # once per process, never undone
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+            _reg.fork_hook = True
         if _flush_meters not in _tracing.exit_flushers:
             _tracing.exit_flushers.append(_flush_meters)
         observers.delivery = _on_delivery
