@@ -113,3 +113,17 @@ class Relay(_Reporting, TracedActor):
 
     def receiveMsg_PoisonMessage(self, msg, sender):
         self.send(self.asker, "poisoned " + type(msg.poisonMessage).__name__)
+
+
+class Spawn:
+    pass
+
+
+class Spawner(_Reporting, TracedActor):
+    """Handles Pings, then creates a Counted child (forked from this process) on Spawn."""
+
+    def receiveMsg_Ping(self, msg, sender):
+        self.send(sender, "pong")
+
+    def receiveMsg_Spawn(self, msg, sender):
+        self.send(sender, self.createActor(Counted))

@@ -257,3 +257,20 @@ def test_forked_actor_processes_export_their_metrics_when_they_exit(make_system,
         assert [p["value"] for p in live] == [0, 0]
     finally:
         receiver.stop()
+
+
+def test_a_forked_child_counts_only_its_own_actor(make_system, meters):
+    """A child actor process is forked from its creator's process, counts and all: it starts from zero."""
+    provider, _ = meters
+    assert enable_actor_metrics(provider, per_process=ma.per_process_provider)
+    asys = make_system("multiprocTCPBase")
+    spawner = asys.createActor(ma.Spawner)
+    for _ in range(3):
+        assert asys.ask(spawner, ma.Ping(), TIMEOUT) == "pong"
+    child = asys.ask(spawner, ma.Spawn(), TIMEOUT)
+    assert asys.ask(child, ma.Ping(), TIMEOUT) == "pong"
+    child_data = collect("multiprocTCPBase", None, asys, child)
+    assert {p["attributes"][CLASS] for p in child_data if p["name"] == METRIC_HANDLED} == {"Counted"}
+    assert value(child_data, METRIC_CREATED, **{CLASS: "Counted"}) == 1
+    spawner_data = collect("multiprocTCPBase", None, asys, spawner)
+    assert value(spawner_data, METRIC_HANDLED, **{CLASS: "Spawner", MTYPE: "Ping"}) == 3
