@@ -192,6 +192,10 @@ def test_disable_and_the_disabled_instrumentation_switch_stop_counting(make_syst
     assert observers.delivery is None
     assert asys.ask(counted, ma.Ping(), TIMEOUT) == "pong"
     assert not points(ma.summarize(reader.get_metrics_data()), METRIC_HANDLED)
+    assert enable_actor_metrics(provider)  # again, same provider: the same instruments report again
+    assert asys.ask(counted, ma.Ping(), TIMEOUT) == "pong"
+    data = ma.summarize(reader.get_metrics_data())
+    assert [p["value"] for p in points(data, METRIC_HANDLED, **{CLASS: "Counted", MTYPE: "Ping"})] == [2]
 
 
 def test_instrumentor_switches_actor_metrics(make_system, meters):

@@ -114,7 +114,8 @@ class _Registry:
         self.classes: Dict[type, _ClassStats] = {}
         self.enabled = False
         self.provider: Any = None          # the meter provider recording now
-        self.histogram: Any = None
+        self.histogram: Any = None         # the histogram while recording, else None
+        self.made_histogram: Any = None    # the histogram made for ``provider`` (kept while disabled)
         self.include: Tuple[str, ...] = ()
         self.exclude: Tuple[str, ...] = ()
         self.per_process: Optional[Callable[[], Any]] = None
@@ -346,7 +347,7 @@ def _make_instruments(provider: Any) -> None:
             METRIC_LIVE, callbacks=[_observe_lifecycle(lambda st: st.created - st.exited)],
             unit="{actor}", description="Actors alive in this process (created minus exited), per class"),
     ])
-    _reg.histogram = histogram
+    _reg.histogram = _reg.made_histogram = histogram
     _reg.provider = provider
 
 
@@ -418,9 +419,10 @@ def enable_actor_metrics(meter_provider: Optional[Any] = None, *,
             st.timed = measures_duration(cls)
         _reg.per_process = per_process
         _reg.owner_pid = os.getpid()
-        if _reg.provider is not provider or not _reg.enabled:
+        if _reg.provider is not provider or _reg.made_histogram is None:
             _reg.keep_alive = []
             _make_instruments(provider)
+        _reg.histogram = _reg.made_histogram  # instruments made for this provider are kept across switches
         _reg.enabled = True
         if not _reg.fork_hook and hasattr(os, "register_at_fork"):  # once per process, never undone
             os.register_at_fork(after_in_child=_after_fork_in_child)
