@@ -127,3 +127,16 @@ class Spawner(_Reporting, TracedActor):
 
     def receiveMsg_Spawn(self, msg, sender):
         self.send(sender, self.createActor(Counted))
+
+
+class DeadLetters(_Reporting, TracedActor):
+    """Registers as the dead-letter handler and counts what it gets."""
+
+    def receiveMsg_str(self, msg, sender):
+        if msg == "register":
+            self.handleDeadLetters(startHandling=True)
+            self.got = 0
+        self.send(sender, getattr(self, "got", 0))
+
+    def receiveMsg_DeadEnvelope(self, msg, sender):
+        self.got = getattr(self, "got", 0) + 1

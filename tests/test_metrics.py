@@ -278,3 +278,29 @@ def test_a_forked_child_counts_only_its_own_actor(make_system, meters):
     assert value(child_data, METRIC_CREATED, **{CLASS: "Counted"}) == 1
     spawner_data = collect("multiprocTCPBase", None, asys, spawner)
     assert value(spawner_data, METRIC_HANDLED, **{CLASS: "Spawner", MTYPE: "Ping"}) == 3
+
+
+@pytest.mark.parametrize("base", METRIC_BASES)
+def test_dead_letters_counted_at_their_handler(base, make_system, meters):
+    import time
+
+    from thespian.actors import ActorExitRequest
+
+    provider, reader = meters
+    assert enable_actor_metrics(provider, per_process=ma.per_process_provider)
+    asys = make_system(base)
+    handler = asys.createActor(ma.DeadLetters)
+    assert asys.ask(handler, "register", TIMEOUT) == 0
+    victim = asys.createActor(ma.Counted)
+    assert asys.ask(victim, ma.Ping(), TIMEOUT) == "pong"
+    asys.tell(victim, ActorExitRequest())
+    time.sleep(0.3)  # let the exit complete before the letters go out
+    for _ in range(3):
+        asys.tell(victim, ma.Ping())
+    deadline = time.monotonic() + TIMEOUT
+    while asys.ask(handler, "count", TIMEOUT) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    got = asys.ask(handler, "count", TIMEOUT)
+    assert got == 3
+    data = collect(base, reader, asys, handler)
+    assert value(data, "messaging.thespian.dead_letters", **{CLASS: "DeadLetters", MTYPE: "Ping"}) == got
