@@ -304,3 +304,40 @@ def test_dead_letters_counted_at_their_handler(base, make_system, meters):
     assert got == 3
     data = collect(base, reader, asys, handler)
     assert value(data, "messaging.thespian.dead_letters", **{CLASS: "DeadLetters", MTYPE: "Ping"}) == got
+
+
+AUTOCONF_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+import thespian_trace
+from opentelemetry import metrics
+from thespian.actors import ActorSystem
+import metrics_actors as ma
+print("provider", type(metrics.get_meter_provider()).__name__)
+asys = ActorSystem("simpleSystemBase", transientUnique=True)
+try:
+    actor = asys.createActor(ma.Counted)
+    print("replies", [asys.ask(actor, ma.Ping(), 5) for _ in range(3)])
+finally:
+    asys.shutdown()
+metrics.get_meter_provider().shutdown()  # what the SDK's exit handler does: export what is left
+"""
+
+
+def test_autoconfigure_metrics_from_the_environment_alone():
+    from metrics_receiver import MetricsReceiver
+
+    receiver = MetricsReceiver().start()
+    try:
+        env = dict(os.environ, THESPIAN_TRACE_AUTOCONFIGURE_METRICS="otlp", OTEL_SERVICE_NAME="autometrics",
+                   OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint.rsplit("/v1/", 1)[0])
+        code = AUTOCONF_SCRIPT.format(tests=os.path.dirname(os.path.abspath(__file__)))
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert "provider MeterProvider" in out.stdout
+        got = receiver.wait_for(lambda ps: any(p["name"] == METRIC_HANDLED for p in ps))
+        handled = [p for p in got if p["name"] == METRIC_HANDLED and p["attributes"][CLASS] == "Counted"]
+        assert [p["value"] for p in handled] == [3]
+        assert handled[0]["resource"]["service.name"] == "autometrics"
+    finally:
+        receiver.stop()
