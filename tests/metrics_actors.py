@@ -140,3 +140,16 @@ class DeadLetters(_Reporting, TracedActor):
 
     def receiveMsg_DeadEnvelope(self, msg, sender):
         self.got = getattr(self, "got", 0) + 1
+
+
+#: The reader of the provider the test process enabled (inherited by forked actor processes).
+INHERITED: Dict[str, Any] = {}
+
+
+class ReportInherited:
+    """Ask an actor what the inherited provider's reader holds in its process."""
+
+
+class InheritedReporting(Counted):
+    def receiveMsg_ReportInherited(self, msg, sender):
+        self.send(sender, summarize(INHERITED["reader"].get_metrics_data()))

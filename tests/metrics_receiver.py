@@ -5,7 +5,7 @@ from __future__ import annotations
 import http.server
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List
 
 
 def _value(av: Any) -> Any:

@@ -10,7 +10,7 @@ from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from thespian_trace import configure, semconv, traced_ask
+from thespian_trace import semconv, traced_ask
 from thespian_trace._state import observers, settings
 from thespian_trace.metrics import (METRIC_CREATED, METRIC_DURATION, METRIC_FAILED, METRIC_HANDLED,
                                     METRIC_LIVE, METRIC_POISON, actor_metrics_enabled,
@@ -240,7 +240,6 @@ def test_forked_actor_processes_export_their_metrics_when_they_exit(make_system,
         assert enable_actor_metrics(provider, per_process=per_process)
         asys = make_system("multiprocTCPBase")
         actors = [asys.createActor(ma.Counted) for _ in range(2)]
-        pids = set()
         for n, actor in enumerate(actors):
             for _ in range(n + 1):
                 assert asys.ask(actor, ma.Ping(), TIMEOUT) == "pong"
@@ -341,3 +340,22 @@ def test_autoconfigure_metrics_from_the_environment_alone():
         assert handled[0]["resource"]["service.name"] == "autometrics"
     finally:
         receiver.stop()
+
+
+def test_a_process_with_its_own_provider_reports_nothing_to_the_inherited_one(make_system, meters):
+    """The inherited provider lives on in a forked actor process (the SDK restarts a periodic reader
+    there): were the counts reported to it too, they would arrive twice, once under the parent's
+    resource."""
+    provider, reader = meters
+    ma.INHERITED["reader"] = reader
+    try:
+        assert enable_actor_metrics(provider, per_process=ma.per_process_provider)
+        asys = make_system("multiprocTCPBase")
+        actor = asys.createActor(ma.InheritedReporting)
+        assert asys.ask(actor, ma.Ping(), TIMEOUT) == "pong"
+        own = collect("multiprocTCPBase", None, asys, actor)
+        assert value(own, METRIC_HANDLED, **{CLASS: "InheritedReporting", MTYPE: "Ping"}) == 1
+        inherited = traced_ask(asys, actor, ma.ReportInherited(), TIMEOUT)
+        assert not [p for p in inherited if p["name"].startswith("messaging.")], inherited
+    finally:
+        ma.INHERITED.clear()

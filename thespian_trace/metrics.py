@@ -273,9 +273,16 @@ def _on_lifecycle(inst: Any, event: str) -> None:
 # Instruments
 
 
-def _observe_counts(attr: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+def _reporting(owner: Any) -> bool:
+    """Do the instruments made for ``owner`` report now? Only the current provider's do: a forked
+    process that switched to its own provider (``per_process``) still holds the inherited one, whose
+    periodic reader the SDK restarts after fork, and must not report its counts there too."""
+    return _reg.enabled and _reg.provider is owner and not settings.disabled
+
+
+def _observe_counts(attr: str, owner: Any) -> Callable[[CallbackOptions], Iterable[Observation]]:
     def callback(options: CallbackOptions) -> Iterable[Observation]:
-        if not _reg.enabled or settings.disabled:
+        if not _reporting(owner):
             return []
         totals: Dict[Tuple[str, str], int] = {}
         for st in list(_reg.classes.values()):
@@ -286,20 +293,23 @@ def _observe_counts(attr: str) -> Callable[[CallbackOptions], Iterable[Observati
     return callback
 
 
-def _observe_failures(options: CallbackOptions) -> Iterable[Observation]:
-    if not _reg.enabled or settings.disabled:
-        return []
-    totals: Dict[Tuple[str, str, str], int] = {}
-    for st in list(_reg.classes.values()):
-        for (t, error), n in list(st.failed.items()):
-            key = (st.name, t.__name__, error)
-            totals[key] = totals.get(key, 0) + n
-    return [Observation(n, _attributes(cls, msg, error)) for (cls, msg, error), n in totals.items()]
-
-
-def _observe_lifecycle(what: Callable[[_ClassStats], int]) -> Callable[[CallbackOptions], Iterable[Observation]]:
+def _observe_failures(owner: Any) -> Callable[[CallbackOptions], Iterable[Observation]]:
     def callback(options: CallbackOptions) -> Iterable[Observation]:
-        if not _reg.enabled or settings.disabled:
+        if not _reporting(owner):
+            return []
+        totals: Dict[Tuple[str, str, str], int] = {}
+        for st in list(_reg.classes.values()):
+            for (t, error), n in list(st.failed.items()):
+                key = (st.name, t.__name__, error)
+                totals[key] = totals.get(key, 0) + n
+        return [Observation(n, _attributes(cls, msg, error)) for (cls, msg, error), n in totals.items()]
+    return callback
+
+
+def _observe_lifecycle(what: Callable[[_ClassStats], int], owner: Any
+                       ) -> Callable[[CallbackOptions], Iterable[Observation]]:
+    def callback(options: CallbackOptions) -> Iterable[Observation]:
+        if not _reporting(owner):
             return []
         totals: Dict[str, int] = {}
         for st in list(_reg.classes.values()):
@@ -324,27 +334,27 @@ def _make_instruments(provider: Any) -> None:
     _reg.keep_alive.append([
         histogram,
         meter.create_observable_counter(
-            METRIC_HANDLED, callbacks=[_observe_counts("handled")], unit="{message}",
+            METRIC_HANDLED, callbacks=[_observe_counts("handled", provider)], unit="{message}",
             description="Handler invocations per actor class and message type (retries included)"),
         meter.create_observable_counter(
-            METRIC_FAILED, callbacks=[_observe_failures], unit="{message}",
+            METRIC_FAILED, callbacks=[_observe_failures(provider)], unit="{message}",
             description="Handler invocations that raised, per actor class, message type and error.type"),
         meter.create_observable_counter(
-            METRIC_POISON, callbacks=[_observe_counts("poison")], unit="{message}",
+            METRIC_POISON, callbacks=[_observe_counts("poison", provider)], unit="{message}",
             description="PoisonMessage returns (messages Thespian gave up on) per receiving actor class "
                         "and poisoned message type"),
         meter.create_observable_counter(
-            METRIC_DEAD_LETTERS, callbacks=[_observe_counts("dead")], unit="{message}",
+            METRIC_DEAD_LETTERS, callbacks=[_observe_counts("dead", provider)], unit="{message}",
             description="Dead letters delivered to a dead-letter handler, per handler class and "
                         "message type"),
         meter.create_observable_counter(
-            METRIC_CREATED, callbacks=[_observe_lifecycle(lambda st: st.created)], unit="{actor}",
+            METRIC_CREATED, callbacks=[_observe_lifecycle(lambda st: st.created, provider)], unit="{actor}",
             description="Actors created in this process, per class"),
         meter.create_observable_counter(
-            METRIC_EXITED, callbacks=[_observe_lifecycle(lambda st: st.exited)], unit="{actor}",
+            METRIC_EXITED, callbacks=[_observe_lifecycle(lambda st: st.exited, provider)], unit="{actor}",
             description="Actors that received ActorExitRequest in this process, per class"),
         meter.create_observable_gauge(
-            METRIC_LIVE, callbacks=[_observe_lifecycle(lambda st: st.created - st.exited)],
+            METRIC_LIVE, callbacks=[_observe_lifecycle(lambda st: st.created - st.exited, provider)],
             unit="{actor}", description="Actors alive in this process (created minus exited), per class"),
     ])
     _reg.histogram = _reg.made_histogram = histogram
