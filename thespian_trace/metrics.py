@@ -174,6 +174,9 @@ def _class_stats(cls: type) -> _ClassStats:
 
 def _on_delivery(inst: Any, message: Any, sender: Any, call: Callable[[Any, Any], Any],
                  guarded: bool) -> Any:
+    # 0.25 µs per delivery with counters only (observer called directly, Python 3.11); about 1 µs in a
+    # simpleSystemBase ping-pong with the hook's routing (make bench, "metrics" rows). A synchronous
+    # OpenTelemetry counter would add about 12 µs here (SDK 1.45), hence plain ints.
     cls = type(inst)
     st = _reg.classes.get(cls)
     if st is None:
@@ -221,6 +224,7 @@ def _invoke(st: _ClassStats, t: type, call: Callable[[Any, Any], Any], message: 
 
 
 def _record(seconds: float, attrs: Dict[str, Any]) -> None:
+    # About 12 µs per call with SDK 1.45 (exemplar filter on or off): why durations are opt-in per class.
     histogram = _reg.histogram
     if histogram is not None:
         histogram.record(seconds, attrs)  # under the handler's span: the SDK's exemplar points at it
