@@ -45,6 +45,7 @@ from ._tracing import __version__
 from .semconv import INSTRUMENTATION_NAME, SCHEMA_URL
 
 __all__ = ["enable_actor_metrics", "disable_actor_metrics", "actor_metrics_enabled", "measures_duration",
+           "reset_actor_metrics",
            "METRIC_DURATION", "METRIC_HANDLED", "METRIC_FAILED", "METRIC_POISON", "METRIC_DEAD_LETTERS",
            "METRIC_CREATED", "METRIC_EXITED", "METRIC_LIVE", "DURATION_INCLUDE_VARIABLE",
            "DURATION_EXCLUDE_VARIABLE", "DURATION_BUCKETS"]
@@ -466,6 +467,6 @@ def actor_metrics_enabled() -> bool:
 
 
 def reset_actor_metrics() -> None:
-    """Zero this process's counts (tests; breaks the monotonicity of the cumulative counters)."""
+    """Zero this process's counts (tests, demos; breaks the monotonicity of the cumulative counters)."""
     _after_fork_in_child()
     _reg.classes.clear()
