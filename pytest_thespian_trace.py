@@ -12,6 +12,9 @@ uses one of the fixtures.
   that spans of this process and of actor processes forked from it reach (``multiprocQueueBase``,
   ``multiprocTCPBase``); emptied before and after each test.
 
+* ``thespian_metrics``: actor metrics (``thespian_trace.metrics``) recorded in this process during the
+  test (``simpleSystemBase``), read by the SDK's in-memory metric reader, as :class:`ThespianMetrics`.
+
 Disable with ``-p no:thespian_trace``.
 """
 from __future__ import annotations
@@ -23,7 +26,7 @@ import pytest
 if TYPE_CHECKING:  # for annotations only: importing these at load time would install the hook
     from thespian_trace.testing import InMemoryTracing, OTLPReceiver, SpanNode, SpanRecord
 
-__all__ = ["ThespianSpans", "thespian_spans", "thespian_otlp_receiver"]
+__all__ = ["ThespianSpans", "thespian_spans", "thespian_otlp_receiver", "ThespianMetrics", "thespian_metrics"]
 
 
 def _testing() -> Any:
@@ -123,3 +126,75 @@ def thespian_otlp_receiver(_thespian_otlp_export: "OTLPReceiver") -> "Iterator[O
     finally:
         testing.force_flush()
         _thespian_otlp_export.clear()
+
+
+class ThespianMetrics:
+    """Actor metrics recorded in this process since the test started (every actor of a
+    ``simpleSystemBase`` system; actor processes of the multi-process bases record in their own).
+
+    ``points`` reads the reader afresh on each call: each point is a dict with ``name``,
+    ``attributes``, ``value`` (counters, gauges) or ``count`` (the duration histogram) and
+    ``exemplar_trace_ids`` (hex; the SDK reports an exemplar in the one collection that follows its
+    measurement only, so they are accumulated here over the calls).
+    """
+
+    def __init__(self, provider: Any, reader: Any) -> None:
+        self.provider = provider
+        self.reader = reader
+        self._exemplars: Dict[Any, List[str]] = {}
+
+    def points(self, name: Optional[str] = None, actor_class: Optional[str] = None,
+               message_type: Optional[str] = None, **attributes: Any) -> List[Dict[str, Any]]:
+        """Data points, optionally of one instrument, actor class, message type or other attributes
+        (``error_type="ValueError"`` for ``error.type``)."""
+        want = dict(attributes)
+        if "error_type" in want:
+            want["error.type"] = want.pop("error_type")
+        if actor_class is not None:
+            want["messaging.destination.template"] = actor_class
+        if message_type is not None:
+            want["messaging.thespian.message.type"] = message_type
+        out = []
+        data = self.reader.get_metrics_data()
+        for rm in data.resource_metrics if data else ():
+            for sm in rm.scope_metrics:
+                for metric in sm.metrics:
+                    for dp in metric.data.data_points:
+                        attrs = dict(dp.attributes)
+                        seen = self._exemplars.setdefault((metric.name, frozenset(attrs.items())), [])
+                        seen.extend("%032x" % e.trace_id for e in getattr(dp, "exemplars", ())
+                                    if e.trace_id)
+                        if (name is None or metric.name == name) and all(
+                                attrs.get(k) == v for k, v in want.items()):
+                            out.append({"name": metric.name, "attributes": attrs,
+                                        "value": getattr(dp, "value", None),
+                                        "count": getattr(dp, "count", None),
+                                        "exemplar_trace_ids": list(seen)})
+        return out
+
+    def value(self, name: str, actor_class: Optional[str] = None, message_type: Optional[str] = None,
+              **attributes: Any) -> int:
+        """The sum over the matching points of their value (their count, for the histogram); 0 if none."""
+        return sum((p["value"] if p["value"] is not None else p["count"]) or 0
+                   for p in self.points(name, actor_class, message_type, **attributes))
+
+
+@pytest.fixture
+def thespian_metrics() -> Iterator[ThespianMetrics]:
+    """Actor metrics of this process during the test: a private SDK ``MeterProvider`` with an in-memory
+    reader, ``enable_actor_metrics`` on it before the test and off (counts zeroed) after it. Durations
+    follow the usual opt-in (``measure_duration``, ``THESPIAN_TRACE_METRICS_DURATION_INCLUDE``)."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from thespian_trace import metrics
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    metrics.reset_actor_metrics()
+    metrics.enable_actor_metrics(provider)
+    try:
+        yield ThespianMetrics(provider, reader)
+    finally:
+        metrics.disable_actor_metrics()
+        metrics.reset_actor_metrics()
+        provider.shutdown()

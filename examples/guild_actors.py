@@ -1,4 +1,6 @@
 """Actors of the guild fanout demo: a Guild fans each chat message out to its Session actors."""
+import logging
+
 from thespian_trace import TracedActor
 
 
@@ -36,6 +38,7 @@ class Session(TracedActor):
     """One connected member: renders the message (here: counts it) and acknowledges."""
 
     start_traces = True  # may start traces for its own work, never for a fanned-out message
+    measure_duration = True  # messaging.process.duration for this class (when actor metrics are on)
 
     def receiveMsg_Deliver(self, msg, sender):
         self.rendered = getattr(self, "rendered", 0) + 1
@@ -52,6 +55,10 @@ class Guild(TracedActor):
 
     def receiveMsg_ChatMessage(self, msg, sender):
         self.pending[msg.seq] = [sender, 0]
+        # getLogger inside the handler, not at import: in a multi-process actor Thespian replaces the
+        # logging manager, so a logger made before the fork would bypass its forwarding to logDefs.
+        logging.getLogger("guild").warning("chat %d: fanning out to %d sessions", msg.seq,
+                                           len(self.sessions))
         self.traced_fanout(self.sessions, Deliver(msg.seq, msg.text))
 
     def receiveMsg_Delivered(self, msg, sender):

@@ -14,6 +14,8 @@ from ._tracing import __version__, flush, reset_stats, stats
 from .actor import TracedActor, TracedActorMixin, TracedPlainActor
 from .config import MODES, OFF, ON, RECEIVE, configure, get_mode, reload_from_env, set_mode
 from .envelope import Envelope
+from .logs import disable_log_correlation, enable_log_correlation
+from .metrics import disable_actor_metrics, enable_actor_metrics
 from .external import traced_ask, traced_tell
 from .messages import SetTraceMode, TraceModeChanged
 from .propagation import extract_if_sampled, is_sampled_traceparent
@@ -26,6 +28,7 @@ __all__ = [
     "extract_if_sampled", "is_sampled_traceparent", "FanoutTable", "DEFAULT_TABLE",
     "SetTraceMode", "TraceModeChanged", "configure", "get_mode", "set_mode", "reload_from_env",
     "OFF", "RECEIVE", "ON", "MODES", "flush", "stats", "reset_stats", "install_hook", "autoconfigure", "__version__",
+    "enable_actor_metrics", "disable_actor_metrics", "enable_log_correlation", "disable_log_correlation",
 ]
 
 install_hook = _hook.install

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from opentelemetry import trace
 
@@ -18,7 +18,7 @@ from ._state import Counters, counters, logged_once, received_bare, received_env
 from .semconv import INSTRUMENTATION_NAME, SCHEMA_URL
 
 __all__ = ["get_tracer", "stats", "reset_stats", "flush", "flush_at_exit", "log_once", "counters",
-           "received_enveloped", "received_bare"]
+           "received_enveloped", "received_bare", "exit_flushers"]
 
 __version__ = "0.1.0"
 
@@ -114,10 +114,37 @@ def flush_at_exit(timeout_millis: int = 2000) -> None:
     if _exit_flush.get("pid") == os.getpid():  # a forked child starts without its parent's finalizers
         return
     _exit_flush["pid"] = os.getpid()
-    mp_util.Finalize(None, flush, args=(timeout_millis,), exitpriority=100)
+    mp_util.Finalize(None, _flush_all, args=(timeout_millis,), exitpriority=100)
 
 
 _exit_flush: Dict[str, int] = {}
+#: More providers to flush at actor process exit, each ``fn(timeout_millis)`` (``metrics.py`` adds the
+#: meter provider's): run after the spans' flush, in a daemon thread, within the same bound.
+exit_flushers: List[Callable[[int], Any]] = []
+
+
+def _flush_all(timeout_millis: int) -> None:
+    """The exit flush: spans (bounded by ``flush``), then every ``exit_flushers`` entry, all within
+    ``timeout_millis`` of starting (a hanging exporter cannot hold the process up any longer)."""
+    import time
+    deadline = time.monotonic() + timeout_millis / 1000.0
+    flush(timeout_millis)
+    if not exit_flushers:
+        return
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return
+
+    def run() -> None:
+        for fn in list(exit_flushers):
+            try:
+                fn(max(1, int((deadline - time.monotonic()) * 1000)))
+            except Exception:  # an exporter failure must never break an actor
+                log.debug("thespian-trace: exit flush failed", exc_info=True)
+
+    worker = threading.Thread(target=run, name="thespian-trace-exit-flush", daemon=True)
+    worker.start()
+    worker.join(left)
 
 
 def log_once(key: str, msg: str, *args: object) -> None:

@@ -23,6 +23,7 @@ from . import config
 from ._state import settings
 from ._tracing import log_once
 from .hook import SUPPORTED_THESPIAN_SPEC
+from .metrics import actor_metrics_enabled, disable_actor_metrics, enable_actor_metrics
 from .telemetry import disable_metrics, enable_metrics, metrics_enabled
 
 __all__ = ["ThespianInstrumentor"]
@@ -39,7 +40,11 @@ class ThespianInstrumentor(BaseInstrumentor):
     * ``meter_provider``: default the global one;
     * ``mode``: ``off``/``receive``/``on``; default: keep the mode from ``THESPIAN_TRACE_MODE``;
     * ``use_span_links``: process spans link to the sender's span instead of being its child (a new
-      trace per handled message, like the celery instrumentation's option); default ``False``.
+      trace per handled message, like the celery instrumentation's option); default ``False``;
+    * ``actor_metrics``: also record actor metrics (``thespian_trace.metrics``) to ``meter_provider``;
+      default ``True`` (nothing is installed while no meter provider is configured);
+    * ``duration_include`` / ``duration_exclude`` / ``per_process_meter_provider``: passed to
+      ``enable_actor_metrics`` (``duration_include``, ``duration_exclude``, ``per_process``).
 
     ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=thespian`` keeps the observation plane off whatever
     ``instrument()`` asks (``opentelemetry-instrument`` then does not even call it).
@@ -55,7 +60,8 @@ class ThespianInstrumentor(BaseInstrumentor):
         meter_provider = kwargs.get("meter_provider")
         self._saved = {"mode": settings.mode, "tracer_provider": settings.tracer_provider,
                        "use_span_links": settings.use_span_links, "meter_provider": meter_provider,
-                       "metrics": metrics_enabled(meter_provider)}
+                       "metrics": metrics_enabled(meter_provider),
+                       "actor_metrics": actor_metrics_enabled()}
         if settings.disabled:
             log_once("instrument-disabled", "thespian-trace: %s names thespian; the observation plane "
                      "stays off (Envelopes are still unwrapped)", config.DISABLE_VARIABLE)
@@ -67,6 +73,10 @@ class ThespianInstrumentor(BaseInstrumentor):
         if kwargs.get("use_span_links") is not None:
             config.configure(use_span_links=kwargs["use_span_links"])
         enable_metrics(meter_provider=meter_provider)
+        if kwargs.get("actor_metrics", True):
+            enable_actor_metrics(meter_provider, duration_include=kwargs.get("duration_include"),
+                                 duration_exclude=kwargs.get("duration_exclude"),
+                                 per_process=kwargs.get("per_process_meter_provider"))
 
     def _uninstrument(self, **kwargs: Any) -> None:
         saved, self._saved = self._saved, None
@@ -77,3 +87,5 @@ class ThespianInstrumentor(BaseInstrumentor):
         config.set_mode(saved["mode"])
         if not saved["metrics"]:
             disable_metrics(saved["meter_provider"])
+        if not saved["actor_metrics"]:
+            disable_actor_metrics()
