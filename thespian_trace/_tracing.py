@@ -57,7 +57,12 @@ def reset_tracer() -> None:
 
 
 def stats() -> Dict[str, object]:
-    """A snapshot of this process's counters (carriers built/sieved, messages per actor class, ...)."""
+    """A snapshot of this process's counters (carriers built/sieved, messages per actor class, ...).
+
+    ``received`` (messages per actor class) is kept only while a reader asks for it:
+    ``telemetry.enable_metrics()`` or ``telemetry.count_received()``; otherwise it is empty, because a
+    dict update per message is measurable on simpleSystemBase.
+    """
     out: Dict[str, object] = {name: getattr(counters, name) for name in Counters.__slots__}
     per_class: Dict[str, Dict[str, int]] = {}
     for table, key in ((received_enveloped, "enveloped"), (received_bare, "bare")):
