@@ -47,8 +47,8 @@ from thespian.actors import ActorExitRequest, ActorSystem
 from ._state import counting, data_plane, observers, received_bare, settings
 from ._tracing import flush_at_exit
 from .envelope import Envelope
-from .receive import (EMPTY_CONTEXT as _EMPTY, SPECIAL_TYPES, _debug_enabled as debug_enabled,
-                      _thespian_log as thespian_log, count, deliver, deliver_bare, deliver_envelope,
+from .receive import (EMPTY_CONTEXT as _EMPTY, SPECIAL_TYPES, debug_enabled,
+                      thespian_log, count, deliver, deliver_bare, deliver_envelope,
                       get_current, simple_receive,
                       observed, run_under, unwrap_reply)
 from .sending import outgoing

@@ -2,7 +2,8 @@
 
 This module owns the receive side of the delivery protocol. ``deliver`` is the one code path for
 messages that need more than a plain delivery (``SPECIAL_TYPES``; the hook delivers bare messages
-itself, and fanout markers through ``deliver_marker``). It is called by the data plane (``hook.py``)
+itself, and on simpleSystemBase hands Envelopes to ``deliver_envelope``, whose fanout-marker path is
+one check and one call). It is called by the data plane (``hook.py``)
 below the actor class, so Thespian's class decorators and not-yet-migrated actors see unwrapped
 messages too, and by ``TracedActor.receiveMessage`` itself when the hook is not installed. Unwrapping
 happens whatever the observation plane says; spans only while the mode in force is not ``off``.
@@ -48,7 +49,7 @@ try:  # Thespian's troupe work item carries the message to a worker; unwrap insi
 except Exception:  # pragma: no cover - very old Thespian
     _TroupeWork = None
 
-__all__ = ["deliver", "deliver_marker", "SPECIAL_TYPES", "NO_ROOT_CONTEXT", "EMPTY_CONTEXT",
+__all__ = ["deliver", "SPECIAL_TYPES", "NO_ROOT_CONTEXT", "EMPTY_CONTEXT",
            "start_root_span", "run_in_span", "run_under", "run_without_roots", "unwrap_reply",
            "may_start_root", "record_error", "get_current", "observed",
            "count", "simple_receive", "deliver_bare", "deliver_envelope"]
@@ -339,20 +340,6 @@ def deliver(inst: Any, msg: Any, sender: Any, call: Callable[[Any, Any], Any],
                        guard_instance=inst if guard_instance else None)
 
 
-def deliver_marker(inst: Any, msg: Envelope, sender: Any, call: Callable[[Any, Any], Any]) -> Any:
-    """The fast path for the commonest Envelope: a carrier-less fanout marker around an ordinary
-    message, for a recipient that was not kept, with no context current. Never starts a root."""
-    if counting.received:
-        count(received_enveloped, inst)
-    if delivery.no_root:
-        return call(msg.message, sender)
-    delivery.no_root = True
-    try:
-        return call(msg.message, sender)
-    finally:
-        delivery.no_root = False
-
-
 def run_without_roots(call: Callable[[Any, Any], Any], msg: Any, sender: Any) -> Any:
     """Deliver ``msg`` so that the recipient cannot start a root trace for it."""
     saved = delivery.no_root
@@ -390,17 +377,17 @@ def count(table: Dict[type, int], inst: Any) -> None:
 # simpleSystemBase ---------------------------------------------------------------------------------
 # The hook replaces Thespian's ``actor_base_receive``; these are the paths it hands a delivery to.
 
-_thespian_log = logging.getLogger("Thespian")
+thespian_log = logging.getLogger("Thespian")
 # Thespian looks this logger up per message (logging.getLogger takes a lock: ~0.35 µs, cProfile of the
 # 10,000 fanout); it is one object for the life of the process, so it is looked up once here.
-_debug_enabled = _thespian_log.isEnabledFor
+debug_enabled = thespian_log.isEnabledFor
 _DEBUG = logging.DEBUG
 
 
 def simple_receive(actorInst: Any, msg: Any, sender: Any) -> None:
     """Thespian's own ``actor_base_receive`` (simpleSystemBase): its debug line, then the actor."""
-    if _debug_enabled(_DEBUG):
-        _thespian_log.debug('Actor "%s" got message "%s" from "%s"', actorInst, msg, sender)
+    if debug_enabled(_DEBUG):
+        thespian_log.debug('Actor "%s" got message "%s" from "%s"', actorInst, msg, sender)
     actorInst.receiveMessage(msg, sender)
 
 
@@ -431,8 +418,8 @@ def deliver_envelope(inst: Any, env: Envelope, sender: Any, spans: bool = True) 
             and not get_current()):
         if counting.received:
             count(received_enveloped, inst)
-        if _debug_enabled(_DEBUG):
-            _thespian_log.debug('Actor "%s" got message "%s" from "%s"', inst, inner, sender)
+        if debug_enabled(_DEBUG):
+            thespian_log.debug('Actor "%s" got message "%s" from "%s"', inst, inner, sender)
         if delivery.no_root:
             inst.receiveMessage(inner, sender)
             return None
