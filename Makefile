@@ -30,7 +30,8 @@ FAST_TESTS := tests/test_runtime.py tests/test_envelope.py tests/test_sieve.py t
 	tests/test_testing_helpers.py tests/test_convention.py tests/test_context_hygiene.py \
 	tests/test_switches.py tests/test_reliability_carriers.py tests/test_reliability_faults.py \
 	tests/test_fork_safety.py tests/test_leak_check.py tests/test_codemod.py \
-	tests/test_migration_check_core.py tests/test_migration_check_rules.py tests/test_instrumentation.py
+	tests/test_migration_check_core.py tests/test_migration_check_rules.py tests/test_instrumentation.py \
+	tests/test_observers.py tests/test_metrics.py tests/test_logs.py tests/test_extract_fast_path.py
 FAST_DESELECT := -k "not hundreds"
 FAST_VENV := .venv-$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 
