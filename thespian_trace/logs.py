@@ -57,8 +57,28 @@ def enable_log_correlation(**kwargs: Any) -> bool:
         return False
     kwargs.setdefault("inject_trace_context", True)
     kwargs.setdefault("enable_log_auto_instrumentation", False)
+    kwargs["log_hook"] = _with_ids(kwargs.get("log_hook"))
     LoggingInstrumentor().instrument(**kwargs)
     return True
+
+
+def _with_ids(user_hook: Any) -> Any:
+    """A ``log_hook`` that puts the span's ids on the record, then calls the user's hook.
+
+    Releases of the instrumentation before ``inject_trace_context`` (0.62b1, the newest that installs on
+    Python 3.9) inject the ids only with ``set_logging_format``, which also calls ``logging.basicConfig``;
+    they do call the hook for every record made under a valid span. Newer releases set the same values.
+    """
+    def log_hook(span: Any, record: logging.LogRecord) -> None:
+        ctx = span.get_span_context()
+        if ctx.is_valid:
+            record.otelTraceID = format(ctx.trace_id, "032x")
+            record.otelSpanID = format(ctx.span_id, "016x")
+            record.otelTraceSampled = ctx.trace_flags.sampled
+        if callable(user_hook):
+            user_hook(span, record)
+
+    return log_hook
 
 
 def disable_log_correlation() -> None:
