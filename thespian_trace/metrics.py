@@ -42,6 +42,7 @@ from thespian.actors import ActorExitRequest, DeadEnvelope, PoisonMessage
 from . import _tracing, semconv
 from ._state import observers, settings
 from ._tracing import __version__
+from .receive import with_receive_wrapped
 from .semconv import INSTRUMENTATION_NAME, SCHEMA_URL
 
 __all__ = ["enable_actor_metrics", "disable_actor_metrics", "actor_metrics_enabled", "measures_duration",
@@ -238,30 +239,16 @@ def _failed(st: _ClassStats, t: type, exc: BaseException) -> str:
     return error
 
 
-_MISSING = object()
-
-
 def _call_guarded(st: _ClassStats, inst: Any, message: Any, sender: Any,
                   call: Callable[[Any, Any], Any]) -> Any:
-    d = getattr(inst, "__dict__", None)
-    if d is None:  # pragma: no cover - an instance without a __dict__: count the delivery only
+    def wrap(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        def receiveMessage(msg: Any, snd: Any) -> Any:  # noqa: N802 - Thespian's name
+            return _invoke(st, type(msg), original, msg, snd)
+        return receiveMessage
+
+    if getattr(inst, "__dict__", None) is None:  # pragma: no cover - no __dict__: count the delivery only
         return _invoke(st, type(message), call, message, sender)
-    previous = d.get("receiveMessage", _MISSING)
-    original = inst.receiveMessage
-
-    def receiveMessage(msg: Any, snd: Any) -> Any:  # noqa: N802 - Thespian's name
-        return _invoke(st, type(msg), original, msg, snd)
-
-    d["receiveMessage"] = receiveMessage
-    try:
-        return call(message, sender)
-    finally:
-        # A handler may replace receiveMessage itself (@initializing_messages does): keep its choice.
-        if d.get("receiveMessage") is receiveMessage:
-            if previous is _MISSING:
-                del d["receiveMessage"]
-            else:
-                d["receiveMessage"] = previous
+    return with_receive_wrapped(inst, wrap, lambda: call(message, sender))
 
 
 def _on_lifecycle(inst: Any, event: str) -> None:

@@ -52,7 +52,7 @@ except Exception:  # pragma: no cover - very old Thespian
 __all__ = ["deliver", "SPECIAL_TYPES", "NO_ROOT_CONTEXT", "EMPTY_CONTEXT",
            "start_root_span", "run_in_span", "run_under", "run_without_roots", "unwrap_reply",
            "may_start_root", "record_error", "get_current", "observed",
-           "count", "simple_receive", "deliver_bare", "deliver_envelope"]
+           "count", "simple_receive", "deliver_bare", "deliver_envelope", "with_receive_wrapped"]
 
 _attach = otel_context.attach
 _detach = otel_context.detach
@@ -184,30 +184,41 @@ def run_in_span(span: trace.Span, parent: Context, call: Callable[[], Any],
 _MISSING = object()
 
 
-def _call_guarded(inst: Any, span: trace.Span, call: Callable[[], Any]) -> Any:
+def with_receive_wrapped(inst: Any, wrap: Callable[[Callable[[Any, Any], Any]], Callable[[Any, Any], Any]],
+                         call: Callable[[], Any]) -> Any:
+    """``call()`` while ``inst.receiveMessage`` is ``wrap(original)``, for this one delivery.
+
+    Thespian's multi-process ``ActorManager`` catches handler exceptions itself, so whoever must see
+    them (the span, actor metrics) wraps the instance's ``receiveMessage`` for the delivery instead.
+    """
     d = getattr(inst, "__dict__", None)
     if d is None:
         return call()
     previous = d.get("receiveMessage", _MISSING)
-    original = inst.receiveMessage
-
-    def guarded(msg, sender):
-        try:
-            return original(msg, sender)
-        except BaseException as exc:
-            record_error(span, exc)
-            raise
-
-    d["receiveMessage"] = guarded
+    wrapped = wrap(inst.receiveMessage)
+    d["receiveMessage"] = wrapped
     try:
         return call()
     finally:
         # A handler may replace receiveMessage itself (@initializing_messages does): keep its choice.
-        if d.get("receiveMessage") is guarded:
+        if d.get("receiveMessage") is wrapped:
             if previous is _MISSING:
                 del d["receiveMessage"]
             else:
                 d["receiveMessage"] = previous
+
+
+def _call_guarded(inst: Any, span: trace.Span, call: Callable[[], Any]) -> Any:
+    def wrap(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        def guarded(msg, sender):
+            try:
+                return original(msg, sender)
+            except BaseException as exc:
+                record_error(span, exc)
+                raise
+        return guarded
+
+    return with_receive_wrapped(inst, wrap, call)
 
 
 def run_under(ctx: Context, call: Callable[[], Any]) -> Any:
