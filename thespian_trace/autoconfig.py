@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Mapping, Optional
+from types import ModuleType
+from typing import Callable, List, Mapping, Optional
 
 from opentelemetry import trace
 
@@ -31,27 +32,43 @@ _ON = ("otlp", "1", "true", "yes", "on")
 _OFF = ("", "0", "false", "no", "off", "none")
 
 
+def _asked(env: Mapping[str, str], variable: str) -> bool:
+    """Does ``variable`` ask for OTLP set-up? (a value that is neither on nor off warns and means no)"""
+    what = env.get(variable, "").strip().lower()
+    if what in _OFF:
+        return False
+    if what not in _ON:
+        log.warning("%s=%r: expected 'otlp'; ignored", variable, what)
+        return False
+    return True
+
+
+def _sdk(variable: str, load: Callable[[], List[ModuleType]]) -> Optional[List[ModuleType]]:
+    """``load()``: the SDK and exporter modules, imported by literal names (an optional extra: imported
+    only here, only when asked for), or None with a warning naming the extra."""
+    try:
+        return load()
+    except ImportError as exc:
+        log.warning("%s=otlp needs the 'otlp' extra (pip install 'thespian-trace[otlp]'): %s", variable, exc)
+        return None
+
+
 def autoconfigure(environ: Optional[Mapping[str, str]] = None) -> bool:
     """Install an SDK provider from the environment if asked to and none is set; True if installed."""
     env = os.environ if environ is None else environ
     autoconfigure_metrics(env)
-    what = env.get("THESPIAN_TRACE_AUTOCONFIGURE", "").strip().lower()
-    if what in ("", "0", "false", "no", "off", "none"):
-        return False
-    if what not in ("otlp", "1", "true", "yes", "on"):
-        log.warning("THESPIAN_TRACE_AUTOCONFIGURE=%r: expected 'otlp'; ignored", what)
+    if not _asked(env, "THESPIAN_TRACE_AUTOCONFIGURE"):
         return False
     if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
         return False  # the application (or its parent process) configured one already
-    try:  # the SDK is an optional extra: imported only here, only when asked for
-        exporter_mod = importlib.import_module("opentelemetry.exporter.otlp.proto.http.trace_exporter")
-        resources = importlib.import_module("opentelemetry.sdk.resources")
-        sdk_trace = importlib.import_module("opentelemetry.sdk.trace")
-        sdk_export = importlib.import_module("opentelemetry.sdk.trace.export")
-    except ImportError as exc:
-        log.warning("THESPIAN_TRACE_AUTOCONFIGURE=otlp needs the 'otlp' extra "
-                    "(pip install 'thespian-trace[otlp]'): %s", exc)
+    modules = _sdk("THESPIAN_TRACE_AUTOCONFIGURE", lambda: [
+        importlib.import_module("opentelemetry.exporter.otlp.proto.http.trace_exporter"),
+        importlib.import_module("opentelemetry.sdk.resources"),
+        importlib.import_module("opentelemetry.sdk.trace"),
+        importlib.import_module("opentelemetry.sdk.trace.export")])
+    if modules is None:
         return False
+    exporter_mod, resources, sdk_trace, sdk_export = modules
     provider = sdk_trace.TracerProvider(resource=resources.Resource.create())
     from .forksafe import ForkSafeSession  # actors forked mid-export must not inherit held locks
     provider.add_span_processor(sdk_export.BatchSpanProcessor(
@@ -64,25 +81,20 @@ def autoconfigure_metrics(environ: Optional[Mapping[str, str]] = None) -> bool:
     """With ``THESPIAN_TRACE_AUTOCONFIGURE_METRICS=otlp``: install an SDK meter provider exporting over
     OTLP if none is set, and switch actor metrics on; True if actor metrics were enabled."""
     env = os.environ if environ is None else environ
-    what = env.get("THESPIAN_TRACE_AUTOCONFIGURE_METRICS", "").strip().lower()
-    if what in _OFF:
-        return False
-    if what not in _ON:
-        log.warning("THESPIAN_TRACE_AUTOCONFIGURE_METRICS=%r: expected 'otlp'; ignored", what)
+    if not _asked(env, "THESPIAN_TRACE_AUTOCONFIGURE_METRICS"):
         return False
     from opentelemetry import metrics
 
-    from .metrics import _is_configured, enable_actor_metrics
-    if not _is_configured(metrics.get_meter_provider()):
-        try:  # the SDK is an optional extra: imported only here, only when asked for
-            exporter_mod = importlib.import_module("opentelemetry.exporter.otlp.proto.http.metric_exporter")
-            resources = importlib.import_module("opentelemetry.sdk.resources")
-            sdk_metrics = importlib.import_module("opentelemetry.sdk.metrics")
-            sdk_export = importlib.import_module("opentelemetry.sdk.metrics.export")
-        except ImportError as exc:
-            log.warning("THESPIAN_TRACE_AUTOCONFIGURE_METRICS=otlp needs the 'otlp' extra "
-                        "(pip install 'thespian-trace[otlp]'): %s", exc)
+    from .metrics import enable_actor_metrics, provider_records
+    if not provider_records(metrics.get_meter_provider()):
+        modules = _sdk("THESPIAN_TRACE_AUTOCONFIGURE_METRICS", lambda: [
+            importlib.import_module("opentelemetry.exporter.otlp.proto.http.metric_exporter"),
+            importlib.import_module("opentelemetry.sdk.resources"),
+            importlib.import_module("opentelemetry.sdk.metrics"),
+            importlib.import_module("opentelemetry.sdk.metrics.export")])
+        if modules is None:
             return False
+        exporter_mod, resources, sdk_metrics, sdk_export = modules
         from .forksafe import ForkSafeSession
         reader = sdk_export.PeriodicExportingMetricReader(
             exporter_mod.OTLPMetricExporter(session=ForkSafeSession()))

@@ -353,7 +353,7 @@ def _make_instruments(provider: Any) -> None:
     _reg.provider = provider
 
 
-def _is_configured(provider: Any) -> bool:
+def provider_records(provider: Any) -> bool:
     """Is ``provider`` one that records? (not the API's no-op, nor its proxy before an SDK is set)"""
     return type(provider).__name__ not in ("NoOpMeterProvider", "_ProxyMeterProvider", "_DefaultMeterProvider")
 
@@ -409,7 +409,7 @@ def enable_actor_metrics(meter_provider: Optional[Any] = None, *,
     resource, e.g. ``service.instance.id``, and exporter). Calling again replaces the settings.
     """
     provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
-    if not _is_configured(provider):
+    if not provider_records(provider):
         _tracing.log.debug("thespian-trace: no meter provider configured; actor metrics stay off")
         return False
     with _reg.lock:

@@ -302,12 +302,12 @@ def deliver(inst: Any, msg: Any, sender: Any, call: Callable[[Any, Any], Any],
         if t is ChildActorExited:
             _forget_child(inst, inner)
         if counting.received:
-            received_bare[cls] = received_bare.get(cls, 0) + 1
+            count(received_bare, inst)
         if get_current():
             return run_under(_EMPTY, lambda: call(inner, sender))
         return call(inner, sender)
     if counting.received:
-        received_enveloped[cls] = received_enveloped.get(cls, 0) + 1
+        count(received_enveloped, inst)
     carrier = env.carrier
     fanout = is_fanout(env)
     parent = None
