@@ -27,7 +27,8 @@ FULL = {
     "rounds_simple": 9,                  # simpleSystemBase ping-pong and fanout: the issue-11 rows, short runs
     "rounds_other": 5,                   # rows without a target (sampled ping-pong, small fanouts)
     "exchange": 20,                      # messages per ping-pong exchange (one external ask each)
-    "run_s": {"simpleSystemBase": 0.2, "multiprocQueueBase": 0.4, "multiprocTCPBase": 0.5},
+    # CPU seconds per run (common.clock_for); multi-process runs use about 2 CPU-s per wall second here
+    "run_s": {"simpleSystemBase": 0.2, "multiprocQueueBase": 0.8, "multiprocTCPBase": 1.0},
     "fanout_simple": (100, 1000, 10000),
     "fanout_tcp": 200,
     "fanout_run_s": 0.3,
@@ -50,15 +51,8 @@ SMOKE = {
 _sdk: Dict[str, Any] = {}
 _settle_gc = [True]  # collect garbage before each in-process run (not while profiling)
 
-# In-process cases are timed in CPU time of this process (it includes the span export thread): the
-# machine is shared, and wall time of a single-threaded in-process loop mostly measures the neighbours.
-# Multi-process bases are timed in wall time (the work is spread over actor processes).
-CPU_CLOCK = time.process_time
-WALL_CLOCK = time.perf_counter
-
-
-def clock_for(base: str) -> Callable[[], float]:
-    return CPU_CLOCK if base == "simpleSystemBase" else WALL_CLOCK
+CPU_CLOCK = time.process_time  # the micro-benchmarks (one process, no actor system)
+clock_for = common.clock_for    # per actor system: CPU time of all its processes (common)
 
 
 def _log(msg: str) -> None:
@@ -197,7 +191,7 @@ def _pingpong_run(asys: Any, pinger: Any, asks: int, exchange: int, traced: bool
     msg = Start(exchange)
     ask = asys.ask
     base = asys.base if hasattr(asys, "base") else ""
-    clock = clock_for(base)
+    clock = clock_for(asys)
     if base == "simpleSystemBase" and _settle_gc[0]:
         gc.collect()  # untimed: a full collection the previous run's garbage triggers lands in neither run
     t0 = clock()
@@ -310,21 +304,32 @@ def pingpong_multiproc(base: str, sizes: Dict[str, Any], fanout_n: Optional[int]
                 traced = _make_pinger(traced_sys, TracedPinger)
                 asks_t = _calibrate(traced_sys, traced, exchange, sizes["run_s"][base], True)
 
+                walls: Dict[str, List[float]] = {"b": [], "t": []}  # msg/s in wall time, for the note
+
                 def b() -> float:
                     _tracing(False)
-                    return _pingpong_run(bare_sys, bare, asks, exchange, False)
+                    w0 = time.perf_counter()
+                    figure = _pingpong_run(bare_sys, bare, asks, exchange, False)
+                    walls["b"].append(asks * exchange / (time.perf_counter() - w0))
+                    return figure
 
                 def t(mode=mode, root=root, traced_sys=traced_sys, traced=traced, asks_t=asks_t) -> float:
                     _tracing(True, mode, root)
-                    return _pingpong_run(traced_sys, traced, asks_t, exchange, True)
+                    w0 = time.perf_counter()
+                    figure = _pingpong_run(traced_sys, traced, asks_t, exchange, True)
+                    walls["t"].append(asks_t * exchange / (time.perf_counter() - w0))
+                    return figure
 
                 stats = interleave(b, t, rounds if _pingpong_target(base, label) else sizes["rounds_other"], THROUGHPUT)
             finally:
                 common.shutdown(traced_sys)
                 _restore()
+            stats["wall"] = common.wall_figures(walls["b"][1:], walls["t"][1:])  # [0]: the warm-up
             rows.append(row("ping-pong", "%s, %s" % (base, label), "bare", "traced", "msg/s",
                             THROUGHPUT, stats, _pingpong_target(base, label),
-                            note="%d/%d asks x %d msgs per bare/traced run" % (asks, asks_t, exchange)))
+                            note="%d/%d asks x %d msgs per bare/traced run; CPU of all processes; "
+                                 "wall-clock ratio %.3f (%.2f-%.2f)"
+                                 % ((asks, asks_t, exchange, stats["wall"]["ratio"]) + tuple(stats["wall"]["range"]))))
             _log("ping-pong %s %s: ratio %.3f" % (base, label, stats["ratio"]))
         if fanout_n:
             rows.extend(_fanout_multiproc(base, bare_sys, fanout_n, sizes))
@@ -358,7 +363,7 @@ def _fanout_run(asys: Any, fanner: Any, n: int, repeats: int, traced: bool) -> f
 
     msg = Go()
     base = asys.base if hasattr(asys, "base") else ""
-    clock = clock_for(base)
+    clock = clock_for(asys)
     if base == "simpleSystemBase" and _settle_gc[0]:
         gc.collect()  # untimed (see _pingpong_run)
     t0 = clock()

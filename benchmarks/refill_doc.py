@@ -74,9 +74,16 @@ def issue11_table(rows: Sequence[Dict[str, Any]]) -> str:
             continue
         spread = r.get("spread") or []
         sp = " / ".join("%.3f" % x for x in spread) if spread else "-"
+        wall = r.get("wall")
+        if wall:  # multi-process rows: timed in CPU of every process; the wall clock beside it
+            sp += " (wall clock: %.3f, rounds %.2f-%.2f)" % ((wall["ratio"],) + tuple(wall["range"]))
         out.append("| %s | %s | %.3f | %s | %s | %s |" % (
             label, before, r["ratio"], sp, common._fmt_target(goal, common.TIME),
             common.check_target(r["ratio"], goal)))
+    out += ["", "Multi-process rows are timed in CPU time of every process of the actor system and of "
+            "this one (benchmarks/common.py, *Clocks*); their *before* figures and the wall-clock "
+            "figures in brackets are wall time, which on this shared 2-core machine measures the "
+            "scheduler more than the work."]
     return "\n".join(out)
 
 

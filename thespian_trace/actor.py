@@ -25,9 +25,6 @@ from .sending import get_current as _get_current, inject, observing, outgoing, s
 
 __all__ = ["TracedActorMixin", "TracedActor", "TracedPlainActor"]
 
-#: The one wrapping function under its former name (benchmarks and older tests import it).
-_envelope_for_send = outgoing
-
 
 def _traced_receive(user_receive: Any) -> Any:
     """``user_receive`` (a ``receiveMessage``) with the receive side of a traced actor in front of it."""
