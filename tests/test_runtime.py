@@ -261,3 +261,37 @@ def test_mixin_and_plain_actor_normalize_alike_without_the_hook(make_system, spa
         assert reply.seen == [tag, "Ping"]
     got = spans.wait(lambda s: spans_named(s, "process " + worker.__name__) or None)
     assert_single_trace(_trace_of(got, spans_named(got, "ask Ping")[-1].trace_id))
+
+
+@pytest.mark.parametrize("traced", [False, True], ids=["bare", "enveloped"])
+def test_thespians_debug_line_is_still_written_on_simple_system_base(make_system, spans, traced):
+    """The hook replaces simpleSystemBase's ``actor_base_receive`` (issue 11); Thespian's own debug line
+    for each delivery ('Actor "..." got message "..."') must still reach a user who logs Thespian at
+    DEBUG, for bare and enveloped messages alike (the message as the handler sees it)."""
+    import logging
+
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    logger = logging.getLogger("Thespian")
+    handler, level = Keep(), logger.level
+    asys = make_system("simpleSystemBase")
+    recorder = asys.createActor(ta.Recorder)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        msg = ta.Ping(7)
+        if traced:
+            with trace.get_tracer("t").start_as_current_span("edge"):
+                traced_tell(asys, recorder, msg)
+        else:
+            asys.tell(recorder, msg)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    got = [r for r in records if r.startswith("Actor ") and "got message" in r and "Ping" in r]
+    assert len(got) == 1, records
+    assert "Envelope" not in got[0], got[0]

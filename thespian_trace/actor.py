@@ -68,7 +68,8 @@ class TracedActorMixin:
         ``THESPIAN_TRACE_PRODUCER_SPANS=1`` each sampled send also gets its own PRODUCER span.
         """
         # Hot path: outside mode "on", or with no context at all (the usual unsampled case in an
-        # actor process), this is one attribute read and one ContextVar read on top of ``send``.
+        # actor process), this is one attribute read and one ContextVar read on top of ``send``
+        # (0.06 µs, timeit, 0fc7018).
         if settings.active_mode is ON:
             ctx = _get_current()
             if ctx:

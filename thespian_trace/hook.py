@@ -133,7 +133,8 @@ def install() -> bool:
                 return None
             return deliver_bare(actorInst, msg, sender)
         if t is Envelope:
-            # Straight to the Envelope path: a fanout marker is this check and one call.
+            # Straight to the Envelope path: a fanout marker is this check and one call (with the other
+            # issue-11 changes: unsampled 10,000-recipient fanout 1.12 -> 0.98 of bare, performance.md).
             return deliver_envelope(actorInst, msg, sender, type(actorInst) is not External)
         return deliver(actorInst, msg, sender, lambda m, s: simple_receive(actorInst, m, s),
                        spans=type(actorInst) is not External)
@@ -167,6 +168,7 @@ def install() -> bool:
     # simpleSystemBase delivers every message synchronously inside tell/ask/listen, on the caller's
     # thread: run them under an empty context once, instead of clearing the caller's span for each
     # of the (possibly thousands of) deliveries. The caller's context is already in the Envelope.
+    # (An attach/detach pair costs 0.57 µs, timeit, 0fc7018: once per ask instead of per delivery.)
     def ask(self, actorAddr, msg, timeout=None):
         token = _attach(_EMPTY)
         try:

@@ -118,6 +118,8 @@ _span_names: dict = {}
 
 
 def _span_attributes(inst: Any, inner: Any, kind: str) -> dict:
+    # The actor's own attributes built once per instance: 0.46 µs per span instead of 4.3 µs
+    # (timeit, a TracedActor, 0fc7018).
     d = getattr(inst, "__dict__", None)
     base = d.get("_tt_span_attrs") if d is not None else None
     if base is None:
