@@ -1,6 +1,7 @@
 """Log correlation (thespian_trace.logs): a record written inside a handler carries that handler's
 trace and span ids where the logDefs handlers write it: this process on simpleSystemBase, Thespian's
-logging process on multiprocTCPBase (the record crosses a process boundary, pickled)."""
+logging process on multiprocQueueBase and multiprocTCPBase (the record crosses a process boundary,
+pickled)."""
 import logging
 import os
 import re
@@ -58,7 +59,7 @@ def wait_lines(path, n, timeout=15.0):
         time.sleep(0.1)
 
 
-@pytest.mark.parametrize("base", ["simpleSystemBase", "multiprocTCPBase"])
+@pytest.mark.parametrize("base", ["simpleSystemBase", "multiprocQueueBase", "multiprocTCPBase"])
 def test_a_handlers_log_record_carries_its_span_ids_at_the_logging_process(base, tmp_path, spans,
                                                                            correlated):
     path = tmp_path / "actors.log"
@@ -72,7 +73,7 @@ def test_a_handlers_log_record_carries_its_span_ids_at_the_logging_process(base,
         lines = wait_lines(path, 2)
     finally:
         asys.shutdown()
-    assert (pid == os.getpid()) == (base == "simpleSystemBase")
+    assert (pid == os.getpid()) == (base == "simpleSystemBase")  # else: across a process boundary
     span = [s for s in spans.wait(lambda ss: any(s.name == "process Chatty" for s in ss))
             if s.name == "process Chatty"]
     assert len(span) == 1

@@ -1,6 +1,6 @@
-"""Actor metrics (thespian_trace.metrics) on simpleSystemBase and multiprocTCPBase, read by the SDK's
+"""Actor metrics (thespian_trace.metrics) on every base, read by the SDK's
 in-memory reader: in this process on simpleSystemBase, in each actor's own process (its ``per_process``
-provider, reported on request by the actor) on multiprocTCPBase."""
+provider, reported on request by the actor) on the multi-process bases."""
 import os
 import subprocess
 import sys
@@ -19,10 +19,10 @@ from thespian_trace.metrics import (METRIC_CREATED, METRIC_DURATION, METRIC_FAIL
 import metrics_actors as ma
 
 TIMEOUT = 20
-METRIC_BASES = ["simpleSystemBase", "multiprocTCPBase"]
+METRIC_BASES = ["simpleSystemBase", "multiprocQueueBase", "multiprocTCPBase"]
 #: Invocations of a handler that keeps failing before Thespian returns a PoisonMessage (Thespian 4.0.1:
 #: simpleSystemBase tries 3 times, the multi-process ActorManager once plus one retry).
-ATTEMPTS = {"simpleSystemBase": 3, "multiprocTCPBase": 2}
+ATTEMPTS = {"simpleSystemBase": 3, "multiprocQueueBase": 2, "multiprocTCPBase": 2}
 CLASS = semconv.MESSAGING_DESTINATION_TEMPLATE
 MTYPE = semconv.MESSAGE_TYPE
 
