@@ -130,6 +130,35 @@ def test_send_and_fanout_producer_spans_and_kept_recipients(spans, make_system):
         assert rec.attributes["messaging.thespian.sampling.probability"] == pytest.approx(0.1)
 
 
+def test_a_send_whose_producer_span_the_sampler_drops_travels_bare(spans):
+    """With producer spans on, a send goes out under its own PRODUCER span; when the sampler drops that
+    span there is no sampled context to propagate, so the message travels bare (0 extra bytes), as any
+    other unsampled send, and a sampled one is enveloped."""
+    from conftest import DropNamed
+    from thespian.actors import ActorAddress
+    from thespian_trace import Envelope, TracedActor
+
+    class Hop(TracedActor):
+        myAddress = ActorAddress(1)
+
+        def __init__(self):
+            self.sent = []
+
+        def send(self, target, msg):
+            self.sent.append(msg)
+
+    configure(producer_spans=True)
+    hop = Hop()
+    with trace.get_tracer("t").start_as_current_span("handler"):
+        spans.tracing.set_sampler(DropNamed("send Ping"))
+        hop.traced_send(None, ta.Ping(1))
+        spans.tracing.set_sampler(None)
+        hop.traced_send(None, ta.Ping(2))
+    dropped, kept = hop.sent
+    assert type(dropped) is ta.Ping
+    assert type(kept) is Envelope and kept.message.n == 2 and kept.carrier
+
+
 class EngineFire(RuntimeError):
     pass
 

@@ -21,7 +21,8 @@ from ._state import ON, counters, data_plane, settings
 from ._tracing import get_tracer
 from .envelope import Envelope
 from .sampling import choose_kept
-from .sending import get_current as _get_current, inject, observing, outgoing, suppressed, wrap
+from .sending import (fanout_envelope, fanout_marker, get_current as _get_current, observing, outgoing,
+                      suppressed, wrap)
 
 __all__ = ["TracedActorMixin", "TracedActor", "TracedPlainActor"]
 
@@ -88,7 +89,7 @@ class TracedActorMixin:
         with get_tracer().start_as_current_span(
                 semconv.send_span_name(type_name), kind=SpanKind.PRODUCER,
                 attributes=semconv.producer_attributes(semconv.OPERATION_SEND, type_name)):
-            self.send(target, Envelope(msg, inject()))
+            self.send(target, outgoing(msg))  # under the PRODUCER span (bare if the sampler dropped it)
 
     def traced_fanout(self, targets: Iterable[Any], msg: Any, keep: Optional[int] = None) -> int:
         """Send ``msg`` to every target; trace only a sample of the recipients. Returns how many kept.
@@ -106,7 +107,7 @@ class TracedActorMixin:
             for target in targets:
                 send(target, msg)
             return 0
-        marker = Envelope(msg, None, n)
+        marker = fanout_marker(msg, n)
         if not trace.get_current_span().get_span_context().trace_flags.sampled:
             for target in targets:
                 send(target, marker)
@@ -123,10 +124,7 @@ class TracedActorMixin:
         with get_tracer().start_as_current_span(semconv.fanout_span_name(type_name),
                                                 kind=SpanKind.PRODUCER, attributes=attributes):
             if kept:
-                carrier = inject()
-                if p < 1.0:
-                    carrier[semconv.CARRIER_PROBABILITY_KEY] = repr(p)
-                envelope = Envelope(msg, carrier, n)
+                envelope = fanout_envelope(msg, n, p)
             start = 0
             for i in kept:
                 for target in targets[start:i]:

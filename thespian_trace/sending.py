@@ -15,11 +15,13 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from thespian.actors import ActorSystemMessage
 
+from . import semconv
 from ._state import ON, settings
 from .envelope import Envelope
 from .propagation import inject_current as inject
 
-__all__ = ["outgoing", "wrap", "observing", "suppressed", "get_current", "inject"]
+__all__ = ["outgoing", "wrap", "fanout_marker", "fanout_envelope", "observing", "suppressed",
+           "get_current", "inject"]
 
 # The key every OpenTelemetry instrumentation honours (opentelemetry-instrumentation's
 # ``suppress_instrumentation()`` sets both); the plain string is its backward-compatible twin.
@@ -83,3 +85,18 @@ def outgoing(msg: Any) -> Any:
     if not ctx:  # no context at all: the common unsampled case in an actor process
         return msg
     return wrap(ctx, msg)
+
+
+def fanout_marker(msg: Any, n: int) -> Envelope:
+    """What a fanout sends to a recipient it does not trace: no carrier, only the fanout's size, so
+    the recipient may not start a root for it (one object shared by all of them)."""
+    return Envelope(msg, None, n)
+
+
+def fanout_envelope(msg: Any, n: int, p: float) -> Envelope:
+    """What a fanout sends to a kept recipient (one object shared by all of them): the current
+    context's carrier, with the sampling probability ``p`` when it is below 1."""
+    carrier = inject()
+    if p < 1.0:
+        carrier[semconv.CARRIER_PROBABILITY_KEY] = repr(p)
+    return Envelope(msg, carrier, n)
