@@ -153,10 +153,7 @@ class TracedActorMixin:
         """
         address = super().createActor(actorClass, targetActorRequirements, globalName, sourceHash)
         if address is not None:
-            children = self.__dict__.get("_tt_children")
-            if children is None:
-                children = self.__dict__["_tt_children"] = []
-            children.append(address)
+            _receive.remember_child(self, address)
         return address
 
     def _tt_receive(self, message: Any, sender: Any, dispatch) -> Any:

@@ -256,7 +256,7 @@ def _handle_control(inst: Any, msg: Any, sender: Any) -> None:
     if send is None:
         return
     if getattr(msg, "recursive", True) and error is None:
-        for child in list(getattr(inst, "_tt_children", ())):
+        for child in list(getattr(inst, "__dict__", {}).get(_CHILDREN, ())):
             try:
                 send(child, msg)
             except Exception:
@@ -268,9 +268,22 @@ def _handle_control(inst: Any, msg: Any, sender: Any) -> None:
             pass
 
 
+#: Instance attribute of a traced actor: the children it created, which ``SetTraceMode`` is forwarded
+#: to. Written and read only here (``remember_child``, ``_forget_child``, ``_handle_control``).
+_CHILDREN = "_tt_children"
+
+
+def remember_child(inst: Any, address: Any) -> None:
+    """Note a child ``inst`` has just created (``TracedActorMixin.createActor``)."""
+    children = inst.__dict__.get(_CHILDREN)
+    if children is None:
+        children = inst.__dict__[_CHILDREN] = []
+    children.append(address)
+
+
 def _forget_child(inst: Any, msg: ChildActorExited) -> None:
     """Drop an exited child from the ones a traced actor forwards ``SetTraceMode`` to."""
-    children = getattr(inst, "__dict__", {}).get("_tt_children")
+    children = getattr(inst, "__dict__", {}).get(_CHILDREN)
     if children:
         gone = msg.childAddress
         children[:] = [child for child in children if not child == gone]
