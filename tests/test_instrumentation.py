@@ -206,6 +206,9 @@ def test_use_span_links_makes_a_linked_root_per_process_span(instrumentor, spans
     assert front.parent_span_id is None and front.trace_id != ask.trace_id
     assert front.links == ((ask.trace_id, ask.span_id),)
     assert hop.parent_span_id is None and hop.links == ((front.trace_id, front.span_id),)
+    from test_semconv import _check_common
+    for rec in (front, hop):  # a linked root is a process span like any other
+        _check_common(rec)
     instrumentor.uninstrument()
     spans.tracing.clear()
     traced_ask(asys, asys.createActor(ta.Front), ta.Ping(2), 10)

@@ -2,7 +2,9 @@
 the project makes: ask/tell roots, process spans (continued, root, failed, wakeup, kept fanout
 recipient, globalName actor), the opt-in send PRODUCER span and the fanout PRODUCER span."""
 import pytest
+from opentelemetry import context as otel_context
 from opentelemetry import trace
+from thespian.actors import ActorExitRequest
 
 from thespian_trace import configure, traced_ask, traced_tell
 from thespian_trace.semconv import SCHEMA_URL, SEMCONV_VERSION
@@ -128,6 +130,48 @@ def test_send_and_fanout_producer_spans_and_kept_recipients(spans, make_system):
         assert rec.parent_span_id == fanout.span_id
         assert rec.attributes["messaging.thespian.fanout.size"] == 20
         assert rec.attributes["messaging.thespian.sampling.probability"] == pytest.approx(0.1)
+
+
+class _TracedDeadLetter(ta.DeadLetterWatcher):
+    """Sends a traced message to a child that has exited: a traced dead letter comes back."""
+
+    def receiveMsg_str(self, msg, sender):
+        if msg == "go":
+            self.asker, self.ctx = sender, otel_context.get_current()  # carried to ChildActorExited
+            self.victim = self.createActor(ta.Recorder)
+            self.send(self.victim, ActorExitRequest())
+            return
+        super().receiveMsg_str(msg, sender)
+
+    def receiveMsg_ChildActorExited(self, msg, sender):
+        token = otel_context.attach(self.ctx)
+        try:
+            self.traced_send(self.victim, ta.StartEngine())
+        finally:
+            otel_context.detach(token)
+
+    def receiveMsg_DeadEnvelope(self, msg, sender):
+        self.send(self.asker, ("dead", type(msg.deadMessage).__name__))
+
+
+def test_poison_dead_letter_and_troupe_deliveries_follow_the_conventions(spans, make_system):
+    """Every kind of delivery that makes a span (a poison return, a dead letter, troupe work), not only
+    plain messages, carries the same messaging attributes and names."""
+    asys = make_system("simpleSystemBase")
+    with trace.get_tracer("test").start_as_current_span("root"):
+        assert traced_ask(asys, asys.createActor(ta.PoisonWatcher), "go", TIMEOUT)[0] == "poison"
+    dead = asys.createActor(_TracedDeadLetter)
+    assert asys.ask(dead, "watch", TIMEOUT) == "watching"
+    with trace.get_tracer("test").start_as_current_span("root"):
+        assert traced_ask(asys, dead, "go", TIMEOUT) == ("dead", "StartEngine")
+    troupe = asys.createActor(ta.TroupeWorker)
+    assert traced_ask(asys, troupe, ta.Ping(1), TIMEOUT).n == 1
+    got = _ours(spans)
+    for rec in got:
+        _check_common(rec)
+    deliveries = {r.attributes.get("messaging.thespian.delivery") for r in got}
+    assert {"message", "poison", "dead_letter"} <= deliveries, deliveries
+    assert len(spans_named(got, "process TroupeWorker")) >= 2  # the manager's and the worker's
 
 
 def test_a_send_whose_producer_span_the_sampler_drops_travels_bare(spans):
