@@ -5,13 +5,15 @@ registers observable counters whose callbacks read those at collection time, so 
 per message. The per-class received counts are kept only while a reader exists (``enable_metrics``,
 or ``count_received()`` for ``stats()["received"]``): counting is a dict update per message. What an operator watches during a rollout:
 
-  * ``thespian.messages.received`` (``thespian.actor.class``, ``thespian.message.enveloped``): when the
-    ``enveloped=false`` series of a class stops growing while traffic flows, its last untraced sender
-    is gone (only bare messages from untraced senders, or unsampled traffic, remain).
-  * ``thespian.trace.carriers`` (``thespian.carrier.outcome`` = built | sieved | extracted | invalid |
-    oversized): carriers built by senders, dropped by the sieve, extracted, rejected.
-  * ``thespian.fanout.recipients`` (``thespian.fanout.decision`` = kept | dropped).
-  * ``thespian.trace.roots_started``: root traces started by ``start_traces`` actors.
+  * ``messaging.thespian.messages.received`` (``messaging.destination.template``: the actor class,
+    ``messaging.thespian.message.enveloped``): when the ``enveloped=false`` series of a class stops
+    growing while traffic flows, its last untraced sender is gone (only bare messages from untraced
+    senders, or unsampled traffic, remain).
+  * ``messaging.thespian.trace.carriers`` (``messaging.thespian.carrier.outcome`` = built | sieved |
+    extracted | invalid | oversized): carriers built by senders, dropped by the sieve, extracted,
+    rejected.
+  * ``messaging.thespian.fanout.recipients`` (``messaging.thespian.fanout.decision`` = kept | dropped).
+  * ``messaging.thespian.trace.roots_started``: root traces started by ``start_traces`` actors.
 
 Counters are per process: in multi-process bases each actor process reports its own (configure a
 meter provider there, e.g. through ``opentelemetry-instrument``). ``reset_stats()`` (tests) breaks
@@ -32,15 +34,15 @@ from .semconv import INSTRUMENTATION_NAME, SCHEMA_URL
 __all__ = ["enable_metrics", "disable_metrics", "metrics_enabled", "count_received", "METRIC_RECEIVED", "METRIC_CARRIERS", "METRIC_FANOUT", "METRIC_ROOTS",
            "ACTOR_CLASS", "ENVELOPED", "CARRIER_OUTCOME", "FANOUT_DECISION"]
 
-METRIC_RECEIVED = "thespian.messages.received"
-METRIC_CARRIERS = "thespian.trace.carriers"
-METRIC_FANOUT = "thespian.fanout.recipients"
-METRIC_ROOTS = "thespian.trace.roots_started"
+METRIC_RECEIVED = "messaging.thespian.messages.received"
+METRIC_CARRIERS = "messaging.thespian.trace.carriers"
+METRIC_FANOUT = "messaging.thespian.fanout.recipients"
+METRIC_ROOTS = "messaging.thespian.trace.roots_started"
 
-ACTOR_CLASS = "thespian.actor.class"
-ENVELOPED = "thespian.message.enveloped"
-CARRIER_OUTCOME = "thespian.carrier.outcome"
-FANOUT_DECISION = "thespian.fanout.decision"
+ACTOR_CLASS = "messaging.destination.template"  # the actor class, as on spans and actor metrics
+ENVELOPED = "messaging.thespian.message.enveloped"
+CARRIER_OUTCOME = "messaging.thespian.carrier.outcome"
+FANOUT_DECISION = "messaging.thespian.fanout.decision"
 
 _CARRIER_OUTCOMES = ("built", "sieved", "extracted", "invalid", "oversized")
 
