@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+import leakcheck
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -44,8 +46,10 @@ def run_project(tmp_path, files, *args, timeout=180):
         with open(os.path.join(str(tmp_path), name), "w", encoding="utf-8") as f:
             f.write(textwrap.dedent(source))
     assert not [n for n in os.listdir(str(tmp_path)) if n == "conftest.py"]
+    # A user's clean environment, except the test session's token (leakcheck.py): the session's own
+    # leak check then also sees whatever the throwaway project leaves.
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("THESPIAN_TRACE_", "OTEL_", "PYTEST_"))}
+           if not k.startswith(("THESPIAN_TRACE_", "OTEL_", "PYTEST_")) or k == leakcheck.ENV_VAR}
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", str(tmp_path),
            str(tmp_path)] + list(args)
     try:
