@@ -185,7 +185,7 @@ def test_fanout_across_processes_exports_the_exact_number_of_recipient_spans(spa
     assert not [r for r in got if r.trace_id != producer.trace_id], "no other trace (no roots)"
 
 
-@pytest.mark.parametrize("base", ["simpleSystemBase", "multiprocTCPBase"])
+@pytest.mark.parametrize("base", ["simpleSystemBase", "multiprocQueueBase", "multiprocTCPBase"])
 @pytest.mark.parametrize("how", ["unsampled-broadcaster", "keep-0"])
 def test_one_recipient_fanout_never_starts_a_root(spans, make_system, base, how):
     """Issue 16 item 8: a fanout to ONE recipient sends a marker with n = 1; it is a fanout all the same."""
