@@ -3,7 +3,7 @@
 A rewrite that compiles can still fail at import (a base used before its import) or at run time (a
 ``traced_send`` on a class that did not become traced). :func:`exercise` imports the given modules in a
 subprocess with Thespian and the real ``thespian_trace`` available (nothing stubbed), then, on
-``simpleSystemBase`` (a fresh system per question), creates each listed actor, asks it a message and compares the answer, and evaluates
+``base`` (``simpleSystemBase`` unless given; a fresh system per question), creates each listed actor, asks it a message and compares the answer, and evaluates
 listed calls (``driver.run(1)``). Expressions are evaluated in the namespace of the scenario's module.
 """
 from __future__ import annotations
@@ -41,7 +41,12 @@ for c in spec.get("calls", []):
 from thespian.actors import ActorSystem
 for a in spec.get("actors", []):
     # a system per question: answers an actor sends after the first would reach the next question
-    asys = ActorSystem("simpleSystemBase", transientUnique=True)
+    base = spec.get("base", "simpleSystemBase")
+    quiet = {"version": 1, "disable_existing_loggers": False,
+             "handlers": {"null": {"class": "logging.NullHandler"}},
+             "root": {"level": "CRITICAL", "handlers": ["null"]}}
+    asys = ActorSystem(base, transientUnique=True,
+                       **({} if base == "simpleSystemBase" else {"logDefs": quiet}))
     try:
         ns = dict(vars(importlib.import_module(a["module"])))
         addr = asys.createActor(eval(a["cls"], ns))
@@ -66,7 +71,7 @@ print(json.dumps(out))
 
 def exercise(roots: Sequence[Path], modules: Sequence[str], actors: Sequence[Dict[str, str]] = (),
              calls: Sequence[Dict[str, str]] = (), tracing: bool = False,
-             extra_env: Optional[Dict[str, str]] = None) -> Dict[str, List]:
+             extra_env: Optional[Dict[str, str]] = None, base: str = "simpleSystemBase") -> Dict[str, List]:
     """Import ``modules`` (found under ``roots``) in a subprocess, run the scenarios, return the results.
 
     Fails (AssertionError with the child's stderr) when an import fails or an answer differs.
@@ -75,7 +80,8 @@ def exercise(roots: Sequence[Path], modules: Sequence[str], actors: Sequence[Dic
     env["PYTHONPATH"] = os.pathsep.join([str(r) for r in roots] + [str(REPO)])
     env.pop("THESPIAN_TRACE_AUTOCONFIGURE", None)
     env.update(extra_env or {})
-    spec = {"modules": list(modules), "actors": list(actors), "calls": list(calls), "tracing": tracing}
+    spec = {"modules": list(modules), "actors": list(actors), "calls": list(calls), "tracing": tracing,
+            "base": base}
     p = subprocess.run([sys.executable, "-c", _DRIVER, json.dumps(spec)], capture_output=True, text=True,
                        timeout=180, env=env, cwd=str(roots[0]))
     assert p.returncode == 0, "rewritten code failed in a fresh interpreter:\n" + p.stderr[-4000:]
