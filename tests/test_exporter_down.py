@@ -9,7 +9,7 @@ process of the actor system between them, batch by batch. This file asserts on w
   the exporter's 1 s timeout, which a handler waiting on the exporter would take;
 * memory bounded (``tracemalloc`` in the actor's process plateaus while the queue overflows);
 * throughput with the exporter down against the rate with it up, from interleaved timed batches of
-  hundreds or thousands of traced messages (see ``CPU_RATIO`` and ``WALL_RATIO_BY_BASE`` for the bounds);
+  hundreds or thousands of traced messages (see ``CPU_RATIO_BY_BASE`` and ``WALL_RATIO_BY_BASE``);
 * the actor process and the SDK shut down in bounded time.
 
 The documented 5 % figure (ratio >= 0.95, median rates over interleaved rounds) is measured by
@@ -33,16 +33,20 @@ from benchmarks.exporter_down import (  # noqa: E402
 # interleaved rounds of timed batches (1,000 traced messages each on simpleSystemBase, 400 on
 # multiprocTCPBase), all three endpoints in one process, so a load spike hits every kind alike. A
 # handler that waited on the exporter would give about 0.01.
-# * CPU_RATIO (simpleSystemBase, where the process's CPU time is the whole system's work, export thread
-#   included): the documented 5 %. Down costs less CPU than up (no protobuf, no HTTP): measured
-#   1.30-1.52 with a load average of 5-7 on this 2-core machine, so this holds under any load and fails
-#   as soon as a down exporter makes the traced path do ~45 % more work per message.
+# * CPU_RATIO_BY_BASE: CPU time of the whole system (every process of it, export threads included:
+#   benchmarks/common.py ``clock_for``). Down costs less CPU than up (no successful HTTP export).
+#   simpleSystemBase: the documented 5 %; measured 1.30-1.52 with a load average of 5-7 on this 2-core
+#   machine, so it fails as soon as a down exporter makes the traced path do ~45 % more work per
+#   message. multiprocTCPBase: measured 0.99-1.19 over ten runs (three with another core busy), so the
+#   bound is 0.9. Tried once: 500 µs of CPU added per span on the down paths gave 0.77/0.78 (fails;
+#   the wall ratios, 0.84/0.87, would pass their 0.6); 150 µs gave 1.02/1.00 (passes: within this
+#   base's noise, and caught on simpleSystemBase, which runs the same processor code).
 # * WALL_RATIO_BY_BASE: wall-clock throughput, which also sees stalls that cost no CPU. The tightest
 #   bound those short runs kept with a load average of 2-7 (two busy loops added for the worst case):
 #   measured minima 0.91 on simpleSystemBase and 0.67 on multiprocTCPBase (whose rates are wall clock
 #   across processes, with nothing steadier to divide). The benchmark checks 0.95 on medians of longer
 #   interleaved runs (make bench, group "exporter").
-CPU_RATIO = 0.95
+CPU_RATIO_BY_BASE = {"simpleSystemBase": 0.95, "multiprocTCPBase": 0.9}
 WALL_RATIO_BY_BASE = {"simpleSystemBase": 0.8, "multiprocTCPBase": 0.6}
 P50_MS = 100                                   # a handler waiting on the exporter: >= 1000 ms
 P99_MS = 1000 * EXPORTER_TIMEOUT_S * 0.5
@@ -97,8 +101,7 @@ def test_exporter_down_does_not_slow_block_bloat_or_lose(base):
     print("\nexporter-down %s: %s" % (base, json.dumps(summary)))
     for kind in ("refused", "hang"):
         assert stats[kind]["ratio"] >= WALL_RATIO_BY_BASE[base], summary
-        if base == "simpleSystemBase":
-            assert cpu[kind]["ratio"] >= CPU_RATIO, summary
+        assert cpu[kind]["ratio"] >= CPU_RATIO_BY_BASE[base], summary
     for kind in KINDS:
         _assert_bounded_memory(base, result["per_kind"][kind])
 
