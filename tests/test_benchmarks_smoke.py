@@ -102,6 +102,33 @@ def test_interleave_alternates_order_and_settles_after_every_run():
     assert calls == ["b", "s", "t", "s"] + ["b", "s", "t", "s", "t", "s", "b", "s"] * 2
 
 
+@pytest.mark.parametrize("base", ["simpleSystemBase", "multiprocQueueBase", "multiprocTCPBase"])
+def test_fanout_rows_settle_the_traced_system_between_runs_on_multiprocess_bases(monkeypatch, base):
+    """Fairness (issue 13 item 7): a multi-process fanout run leaves spans in its recipients' processes,
+    so the fanout rows flush the traced system between runs, untimed; in-process runs are timed to
+    their own completion instead (no settle)."""
+    settles, flushed = [], []
+    monkeypatch.setattr(bench_runtime, "_fanout_run", lambda asys, fanner, n, repeats, traced: 1.0)
+    monkeypatch.setattr(bench_runtime, "_flush_all", lambda asys, actor: flushed.append((asys, actor)))
+    monkeypatch.setattr(bench_runtime, "_tracing", lambda *a, **k: None)
+    monkeypatch.setattr(bench_runtime, "_restore", lambda: None)
+
+    def interleave(bare, traced, rounds, kind, settle=None):
+        settles.append(settle)
+        if settle is not None:
+            settle()
+        return {"bare": 1.0, "traced": 1.0, "ratio": 1.0, "spread": [1.0, 1.0, 1.0], "rounds": rounds}
+
+    monkeypatch.setattr(bench_runtime, "interleave", interleave)
+    rows = bench_runtime._fanout_rows(base, 3, "bare system", "bare fanner", "traced system",
+                                      "traced fanner", bench_runtime.SMOKE)
+    assert len(rows) == 2 and len(settles) == 2
+    if base == "simpleSystemBase":
+        assert settles == [None, None] and flushed == []
+    else:
+        assert None not in settles and set(flushed) == {("traced system", "traced fanner")}
+
+
 _TO_COMPLETION = textwrap.dedent("""
     import sys
     sys.path.insert(0, %r)
