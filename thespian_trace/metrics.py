@@ -241,10 +241,30 @@ def _failed(st: _ClassStats, t: type, exc: BaseException) -> str:
 
 def _call_guarded(st: _ClassStats, inst: Any, message: Any, sender: Any,
                   call: Callable[[Any, Any], Any]) -> Any:
-    def wrap(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-        def receiveMessage(msg: Any, snd: Any) -> Any:  # noqa: N802 - Thespian's name
-            return _invoke(st, type(msg), original, msg, snd)
-        return receiveMessage
+    if st.timed:
+        def wrap(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+            def receiveMessage(msg: Any, snd: Any) -> Any:  # noqa: N802 - Thespian's name
+                return _invoke(st, type(msg), original, msg, snd)
+            return receiveMessage
+    else:
+        handled = st.handled
+
+        # Counters only: the count inline, not through _invoke. Calling _invoke from inside Thespian's
+        # ActorManager cost each actor process about 100-150 µs of CPU per message on multiprocTCPBase
+        # (pinger/ponger medians 718/676 vs 631/507 µs with metrics off, three runs alike); inline,
+        # +50/+35, -30/-23, +40/+23 µs in three runs (noise is about 30): /proc schedstat of each
+        # actor process, 6 alternating rounds of 1,200 messages. Why one more Python frame costs that
+        # much there is not understood (in one process, timeit: 0.24 µs).
+        def wrap(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+            def receiveMessage(msg: Any, snd: Any) -> Any:  # noqa: N802 - Thespian's name
+                t = type(msg)
+                handled[t] = handled.get(t, 0) + 1
+                try:
+                    return original(msg, snd)
+                except BaseException as exc:
+                    _failed(st, t, exc)
+                    raise
+            return receiveMessage
 
     if getattr(inst, "__dict__", None) is None:  # pragma: no cover - no __dict__: count the delivery only
         return _invoke(st, type(message), call, message, sender)
