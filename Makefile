@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-fast bench bench-scale bench-doc clean
+.PHONY: venv demo test test-fast bench bench-scale bench-doc bench-instructions clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ bench: $(STAMP)
 # under 1 GiB of memory per variant: 0.8 GiB peak at 1970c7d); writes benchmarks/results/scale.json.
 bench-scale: $(STAMP)
 	$(PY) benchmarks/bench_scale.py
+
+# The simpleSystemBase ping-pong rows in instructions per message (valgrind's callgrind): immune to a
+# noisy neighbour, about a minute on 2 cores.
+bench-instructions: $(STAMP)
+	$(PY) benchmarks/count_instructions.py
 
 # Rewrite the results section of docs/performance.md from benchmarks/results/ (bench.json, scale.json).
 bench-doc: $(STAMP)

@@ -322,3 +322,19 @@ def test_bench_scale_smoke(tmp_path):
     assert 0 < v["sampled"]["span_names"].get("process TracedRecipient", 0) < 300, v["sampled"]
     for name in ("unsampled", "sampled"):
         assert _numeric(scale[name]["time_ratio"]) and _numeric(scale[name]["memory_ratio"])
+
+
+def test_count_instructions_turns_two_runs_per_side_into_a_per_message_figure(monkeypatch):
+    """``make bench-instructions`` (benchmarks/count_instructions.py): each side runs with 20 and 20 + N
+    asks; the difference over N x 20 messages is its per-message count (start-up cancels out), and the
+    ratio is bare / side. The callgrind runs themselves take a minute, so they are faked here."""
+    from benchmarks import count_instructions as ci
+
+    base = {"bare": 50_000, "off": 48_000, "receive": 47_500, "on, roots unsampled": 51_000}
+    monkeypatch.setattr(ci, "_instructions",
+                        lambda side, asks, workdir: 900_000_000 + asks * ci.EXCHANGE * base[side])
+    got = ci.measure(asks=10, jobs=2)
+    assert set(got) == set(ci.SIDES)
+    for side, (per_msg, ratio) in got.items():
+        assert per_msg == pytest.approx(base[side])
+        assert ratio == pytest.approx(base["bare"] / base[side])

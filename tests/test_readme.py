@@ -35,6 +35,8 @@ COVERED = [
     (r"^\.venv/bin/python examples/legacy_walkthrough\.py",
      "tests/test_legacy_walkthrough.py::test_walkthrough_migrates_the_legacy_app_and_it_emits_connected_traces"),
     (r"^\$ thespian-trace migration-check ", "tests/test_migration_check_cli.py::test_exit_1_on_findings_and_0_when_clean"),
+    (r"^make bench-instructions\b",
+     "tests/test_benchmarks_smoke.py::test_count_instructions_turns_two_runs_per_side_into_a_per_message_figure"),
     (r"^make bench\b", "tests/test_benchmarks_smoke.py::test_run_all_writes_markdown_json_and_profiles"),
     (r"^\.venv/bin/python benchmarks/run_all\.py --smoke",
      "tests/test_benchmarks_smoke.py::test_run_all_writes_markdown_json_and_profiles"),
