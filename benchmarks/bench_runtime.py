@@ -52,7 +52,6 @@ _sdk: Dict[str, Any] = {}
 _settle_gc = [True]  # collect garbage before each in-process run (not while profiling)
 
 CPU_CLOCK = time.process_time  # the micro-benchmarks (one process, no actor system)
-clock_for = common.clock_for    # per actor system: CPU time of all its processes (common)
 
 
 def _log(msg: str) -> None:
@@ -191,7 +190,7 @@ def _pingpong_run(asys: Any, pinger: Any, asks: int, exchange: int, traced: bool
     msg = Start(exchange)
     ask = asys.ask
     base = asys.base if hasattr(asys, "base") else ""
-    clock = clock_for(asys)
+    clock = common.clock_for(asys)
     if base == "simpleSystemBase" and _settle_gc[0]:
         gc.collect()  # untimed: a full collection the previous run's garbage triggers lands in neither run
     t0 = clock()
@@ -201,6 +200,14 @@ def _pingpong_run(asys: Any, pinger: Any, asks: int, exchange: int, traced: bool
             raise RuntimeError("ping-pong exchange failed: got %r" % (reply,))
     _flush_all(asys, pinger)
     return asks * exchange / (clock() - t0)
+
+
+def _walled(walls: List[float], asys: Any, pinger: Any, asks: int, exchange: int, traced: bool) -> float:
+    """:func:`_pingpong_run`'s figure; its wall-clock throughput is appended to ``walls``."""
+    w0 = time.perf_counter()
+    figure = _pingpong_run(asys, pinger, asks, exchange, traced)
+    walls.append(asks * exchange / (time.perf_counter() - w0))
+    return figure
 
 
 def _make_pinger(asys: Any, cls: type) -> Any:
@@ -308,17 +315,11 @@ def pingpong_multiproc(base: str, sizes: Dict[str, Any], fanout_n: Optional[int]
 
                 def b() -> float:
                     _tracing(False)
-                    w0 = time.perf_counter()
-                    figure = _pingpong_run(bare_sys, bare, asks, exchange, False)
-                    walls["b"].append(asks * exchange / (time.perf_counter() - w0))
-                    return figure
+                    return _walled(walls["b"], bare_sys, bare, asks, exchange, False)
 
                 def t(mode=mode, root=root, traced_sys=traced_sys, traced=traced, asks_t=asks_t) -> float:
                     _tracing(True, mode, root)
-                    w0 = time.perf_counter()
-                    figure = _pingpong_run(traced_sys, traced, asks_t, exchange, True)
-                    walls["t"].append(asks_t * exchange / (time.perf_counter() - w0))
-                    return figure
+                    return _walled(walls["t"], traced_sys, traced, asks_t, exchange, True)
 
                 stats = interleave(b, t, rounds if _pingpong_target(base, label) else sizes["rounds_other"], THROUGHPUT)
             finally:
@@ -363,7 +364,7 @@ def _fanout_run(asys: Any, fanner: Any, n: int, repeats: int, traced: bool) -> f
 
     msg = Go()
     base = asys.base if hasattr(asys, "base") else ""
-    clock = clock_for(asys)
+    clock = common.clock_for(asys)
     if base == "simpleSystemBase" and _settle_gc[0]:
         gc.collect()  # untimed (see _pingpong_run)
     t0 = clock()

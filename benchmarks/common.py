@@ -82,8 +82,8 @@ def start_system(base: str, capabilities: Optional[Dict[str, Any]] = None) -> An
 # Multi-process bases: CPU time of this process plus every process of the actor system (its Admin
 # calls setsid, and every actor is a fork in that session), threads included (span export). Their wall
 # time measured the scheduler more than the work: one message costs about 1.4 ms of CPU over three
-# busy processes on 2 cores, and per-round wall ratios of one TCP row spread over 0.64-1.37 in a
-# `make bench` run, where the CPU ratios of the same rows spread over 0.90-1.02 (docs/performance.md).
+# busy processes on 2 cores. Per-round ratios of the TCP on-unsampled row: 0.64-1.37 in wall time
+# (make bench at 211de9d), 0.95-1.05 in this CPU time (make bench at ebcdf86; docs/performance.md).
 # Linux (/proc); wall time elsewhere. A process that exits during a run loses its share (none does).
 
 _PROC = "/proc"

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from conftest import LOG_DEFS  # the suite's quiet logDefs, for the multi-process bases
+
 REPO = Path(__file__).resolve().parent.parent
 
 _DRIVER = r'''
@@ -39,14 +41,11 @@ for c in spec.get("calls", []):
     exp = eval(c["expect"], ns)
     out["calls"].append([c["module"], c["call"], repr(got), repr(exp), got == exp])
 from thespian.actors import ActorSystem
+base = spec["base"]
+extra = {} if base == "simpleSystemBase" else {"logDefs": spec["log_defs"]}
 for a in spec.get("actors", []):
     # a system per question: answers an actor sends after the first would reach the next question
-    base = spec.get("base", "simpleSystemBase")
-    quiet = {"version": 1, "disable_existing_loggers": False,
-             "handlers": {"null": {"class": "logging.NullHandler"}},
-             "root": {"level": "CRITICAL", "handlers": ["null"]}}
-    asys = ActorSystem(base, transientUnique=True,
-                       **({} if base == "simpleSystemBase" else {"logDefs": quiet}))
+    asys = ActorSystem(base, transientUnique=True, **extra)
     try:
         ns = dict(vars(importlib.import_module(a["module"])))
         addr = asys.createActor(eval(a["cls"], ns))
@@ -81,7 +80,7 @@ def exercise(roots: Sequence[Path], modules: Sequence[str], actors: Sequence[Dic
     env.pop("THESPIAN_TRACE_AUTOCONFIGURE", None)
     env.update(extra_env or {})
     spec = {"modules": list(modules), "actors": list(actors), "calls": list(calls), "tracing": tracing,
-            "base": base}
+            "base": base, "log_defs": LOG_DEFS}
     p = subprocess.run([sys.executable, "-c", _DRIVER, json.dumps(spec)], capture_output=True, text=True,
                        timeout=180, env=env, cwd=str(roots[0]))
     assert p.returncode == 0, "rewritten code failed in a fresh interpreter:\n" + p.stderr[-4000:]

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from conftest import _tracker, forked_processes
+from conftest import forked_processes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -43,7 +43,6 @@ def test_each_leaking_test_fails_by_name_and_nothing_is_left():
     assert "PASSED tests/leak_probe.py::test_uses_the_session_sleeper" in out, out[-4000:]
     assert "processes left behind by the test session" in out and "time.sleep(120)" in out, out[-4000:]
     assert forked_processes() <= before, "the inner session left processes behind"
-
 
 
 def _fake_proc(root, pid, ppid, environ, state="S", cmd=b"x"):
