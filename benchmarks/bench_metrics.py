@@ -17,7 +17,7 @@ Multi-process bases inherit the observers at fork, so each side has its own syst
 ``simpleSystemBase`` switches the observer between runs in one system. Rows are throughput ratios
 (``common.interleave``: interleaved rounds, ratio of medians, min/med/max spread).
 
-    .venv/bin/python benchmarks/bench_metrics.py [--smoke] [--bases multiprocTCPBase ...]
+    .venv/bin/python benchmarks/bench_metrics.py [--smoke] [--bases multiprocTCPBase ...] [--aa]
 """
 from __future__ import annotations
 
@@ -45,9 +45,13 @@ TIMED_CLASS = "TracedPonger"
 
 
 class _Meters:
-    """One SDK meter provider for the whole run, and the switch between the sides."""
+    """One SDK meter provider for the whole run, and the switch between the sides.
 
-    def __init__(self) -> None:
+    ``aa``: the ``counters`` side is put in the ``off`` state too (an A/A run: two identical systems
+    in the headline's places, so its ratio shows what the machine alone does to that row)."""
+
+    def __init__(self, aa: bool = False) -> None:
+        self.aa = aa
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
@@ -59,6 +63,8 @@ class _Meters:
         from thespian_trace import config, hook
         from thespian_trace.metrics import disable_actor_metrics, enable_actor_metrics
 
+        if self.aa and name == "counters":
+            name = "off"
         if name == "bare":
             hook.uninstall()
         else:
@@ -146,16 +152,20 @@ def _base_rows(base: str, sizes: Dict[str, Any], meters: _Meters, log: Callable[
                  ("duration on for one class vs bare", "bare", "duration", None)]
         if base == "simpleSystemBase":  # cheap here; on the multi-process bases IPC noise drowns it
             cases.insert(1, ("counters on vs bare", "bare", "counters", None))
+        if meters.aa:
+            cases = [("metrics off vs metrics off (A/A: the headline's noise floor)", "off", "counters",
+                      "counters")]
         for case, left, right, label in cases:
             # The headline row gets more rounds: a few microseconds per message against a millisecond
             # of IPC on a shared machine needs the median of many rounds.
             n = max(rounds, sizes["headline_rounds"]) if label else rounds
             scale = sizes["headline_scale"].get(base, 1) if label else 1  # and longer runs on TCP
             stats = interleave(runner(left, scale), runner(right, scale), n, THROUGHPUT)
-            target = TARGETS.get((label, base)) if label else None
+            target = TARGETS.get((label, base)) if label and not meters.aa else None
             rows.append(row(GROUP, "%s, %s" % (base, case),
                             "metrics off" if left == "off" else "bare",
-                            "duration (%s)" % TIMED_CLASS if right == "duration" else "counters",
+                            "duration (%s)" % TIMED_CLASS if right == "duration"
+                            else "metrics off" if meters.aa else "counters",
                             "msg/s", THROUGHPUT, stats, target,
                             note="%d/%d asks x %d msgs per run; mode on, roots unsampled"
                                  % (asks[left] * scale, asks[right] * scale, exchange)))
@@ -167,9 +177,9 @@ def _base_rows(base: str, sizes: Dict[str, Any], meters: _Meters, log: Callable[
 
 
 def run(smoke: bool = False, rounds: Optional[int] = None, bases: Sequence[str] = common.BASES,
-        log: Callable[[str], Any] = print) -> List[Dict[str, Any]]:
+        log: Callable[[str], Any] = print, aa: bool = False) -> List[Dict[str, Any]]:
     """The ``metrics`` group: per base, counters on vs metrics off, counters on and duration on for
-    one class vs bare (throughput ratios)."""
+    one class vs bare (throughput ratios); with ``aa``, only the headline with both sides off."""
     from thespian_trace.testing import set_sampler
 
     from .bench_runtime import sampler, setup_sdk
@@ -179,7 +189,7 @@ def run(smoke: bool = False, rounds: Optional[int] = None, bases: Sequence[str] 
         sizes["rounds"] = rounds
     setup_sdk()
     set_sampler(sampler("off"))  # mode on, roots unsampled
-    meters = _Meters()
+    meters = _Meters(aa)
     rows: List[Dict[str, Any]] = []
     try:
         for base in common.BASES:
@@ -198,9 +208,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--bases", nargs="+", choices=common.BASES, default=list(common.BASES))
+    ap.add_argument("--aa", action="store_true",
+                    help="A/A: the headline row with metrics off on both sides (its noise floor)")
     args = ap.parse_args(argv)
     started = time.perf_counter()
-    rows = run(smoke=args.smoke, rounds=args.rounds, bases=args.bases,
+    rows = run(smoke=args.smoke, rounds=args.rounds, bases=args.bases, aa=args.aa,
                log=lambda m: print("[bench] %s %s" % (time.strftime("%H:%M:%S"), m), flush=True))
     elapsed = time.perf_counter() - started
     print(common.markdown(rows, common.machine_info(), "benchmarks/bench_metrics.py " + " ".join(

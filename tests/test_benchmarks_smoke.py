@@ -338,3 +338,31 @@ def test_count_instructions_turns_two_runs_per_side_into_a_per_message_figure(mo
     for side, (per_msg, ratio) in got.items():
         assert per_msg == pytest.approx(base[side])
         assert ratio == pytest.approx(base["bare"] / base[side])
+
+
+def test_count_instructions_tcp_table_sums_every_process_and_compares_with_metrics_off(monkeypatch):
+    """The multiprocTCPBase table of ``make bench-instructions``: per side, the instructions of every
+    process of the system at 5 and 5 + M asks; the difference over M x 20 messages, the ratio metrics
+    off / side, and the side's minor faults per message from a native run (callgrind runs faked)."""
+    from benchmarks import count_instructions as ci
+
+    per_msg = {"bare": 1_950_000, "off": 2_000_000, "counters": 2_010_000}
+    monkeypatch.setattr(ci, "_tcp_instructions",
+                        lambda side, asks, workdir: 5_600_000_000 + asks * ci.EXCHANGE * per_msg[side])
+    monkeypatch.setattr(ci, "_tcp_faults", lambda side, asks: {"counters": 5.0}.get(side, 0.4))
+    got = ci.measure_tcp(asks=8, jobs=2)
+    assert list(got) == list(ci.TCP_SIDES)
+    for side, (instructions, ratio, faults) in got.items():
+        assert instructions == pytest.approx(per_msg[side])
+        assert ratio == pytest.approx(per_msg["off"] / per_msg[side])
+    assert got["counters"][2] == 5.0 and got["off"][2] == 0.4
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_count_instructions_tcp_side_runs_natively_and_reports_faults():
+    """The side script itself, without callgrind: a real multiprocTCPBase ping-pong that reports its
+    minor faults per message and leaves no actor process behind."""
+    from benchmarks import count_instructions as ci
+
+    faults = ci._tcp_faults("counters", 3)
+    assert 0 <= faults < 50

@@ -249,12 +249,13 @@ def _call_guarded(st: _ClassStats, inst: Any, message: Any, sender: Any,
     else:
         handled = st.handled
 
-        # Counters only: the count inline, not through _invoke. Calling _invoke from inside Thespian's
-        # ActorManager cost each actor process about 100-150 µs of CPU per message on multiprocTCPBase
-        # (pinger/ponger medians 718/676 vs 631/507 µs with metrics off, three runs alike); inline,
-        # +50/+35, -30/-23, +40/+23 µs in three runs (noise is about 30): /proc schedstat of each
-        # actor process, 6 alternating rounds of 1,200 messages. Why one more Python frame costs that
-        # much there is not understood (in one process, timeit: 0.24 µs).
+        # Counters only: the count inline, not through _invoke, one frame fewer on the message path.
+        # Through _invoke each actor process paid 100-150 µs of CPU per message on multiprocTCPBase
+        # (pinger/ponger 718/676 vs 631/507 µs with metrics off): the extra frame put the message path
+        # across a data-stack chunk boundary (_stack.py), one mmap/munmap pair per crossing. Actor
+        # processes now start with headroom (hook._starting_empty), so a frame here costs what a frame
+        # costs; the multiprocTCPBase counters run 1,982,848 instructions per message against
+        # 1,986,142 with metrics off (make bench-instructions), with 0.21 vs 0.24 minor faults.
         def wrap(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
             def receiveMessage(msg: Any, snd: Any) -> Any:  # noqa: N802 - Thespian's name
                 t = type(msg)

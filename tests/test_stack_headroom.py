@@ -1,0 +1,80 @@
+"""Data-stack headroom (``thespian_trace._stack``): a message loop must not sit on a chunk boundary.
+
+On CPython 3.11+ a call chain that crosses a 16 KiB data-stack chunk boundary maps and unmaps a chunk
+on every crossing; an actor process whose message path did so paid about 60 us of system time per
+message on multiprocTCPBase (make bench, group ``metrics``). The hook starts actor and Admin processes
+with about 30 KB of headroom.
+"""
+import pytest
+
+from thespian_trace import _stack
+
+import stack_actors as sa
+
+TIMEOUT = 20
+
+cliff = pytest.mark.skipif(not _stack.NEEDED, reason="no data stack before CPython 3.11")
+
+
+@cliff
+def test_the_probe_sees_the_cliff_without_headroom():
+    assert sa.chunk_crossings(), "no pad crossed a chunk boundary: the probe cannot see the cliff"
+
+
+@cliff
+def test_no_chunk_crossing_under_headroom():
+    assert _stack.call_with_headroom(sa.chunk_crossings) == []
+
+
+def test_call_with_headroom_passes_arguments_results_and_exceptions():
+    assert _stack.call_with_headroom(lambda a, b=0: (a, b), 1, b=2) == (1, 2)
+
+    def boom():
+        raise KeyError("x")
+
+    with pytest.raises(KeyError):
+        _stack.call_with_headroom(boom)
+    start = _stack.with_headroom(sa.chunk_crossings)
+    assert start.__name__ == "chunk_crossings"  # spawn pickles the target by name
+
+
+@cliff
+@pytest.mark.parametrize("base", ["multiprocQueueBase", "multiprocTCPBase"])
+def test_actor_processes_run_their_loop_with_headroom(base, make_system):
+    asys = make_system(base)
+    probe = asys.createActor(sa.Probe)
+    assert asys.ask(probe, "probe", TIMEOUT) == []
+    bare = asys.createActor(sa.BareProbe)
+    assert asys.ask(bare, "probe", TIMEOUT) == []
+    # Forked inside a handler (as a ponger created by its pinger), and far down one: a fork inherits
+    # its creator's stack, so only the child's own fresh chunk gives it the headroom.
+    spawner = asys.createActor(sa.Spawner)
+    for how in ("spawn", "spawn deep"):
+        child = asys.ask(spawner, how, TIMEOUT)
+        assert asys.ask(child, "probe", TIMEOUT) == [], how
+
+
+@cliff
+def test_benchmarks_start_bare_systems_with_the_same_headroom():
+    """``benchmarks/common.start_system`` with the hook out (a bench's bare side) gives the actors the
+    headroom the hook gives traced ones, so bare-vs-traced rows do not measure a chunk boundary."""
+    import os
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from benchmarks import common
+    from thespian_trace import hook
+
+    asys = None
+    hook.uninstall()
+    try:
+        asys = common.start_system("multiprocQueueBase")
+    finally:
+        hook.install()
+    try:
+        probe = asys.createActor(sa.BareProbe)
+        assert asys.ask(probe, "probe", TIMEOUT) == []
+    finally:
+        common.shutdown(asys)
