@@ -5,6 +5,8 @@ on every crossing; an actor process whose message path did so paid about 60 us o
 message on multiprocTCPBase (make bench, group ``metrics``). The hook starts actor and Admin processes
 with about 30 KB of headroom.
 """
+import sys
+
 import pytest
 
 from thespian_trace import _stack
@@ -13,10 +15,16 @@ import stack_actors as sa
 
 TIMEOUT = 20
 
-cliff = pytest.mark.skipif(not _stack.NEEDED, reason="no data stack before CPython 3.11")
+#: CPython 3.11 and 3.12 map and unmap a chunk at every crossing and were never fixed; 3.13 stopped
+#: in a patch release (gh-142183, backport gh-146123) and later versions do not, so there it is probed.
+KNOWN_TO_CHURN = sys.implementation.name == "cpython" and sys.version_info[:2] in ((3, 11), (3, 12))
+CHURNS = _stack.NEEDED and (KNOWN_TO_CHURN or bool(sa.chunk_crossings()))
+
+cliff = pytest.mark.skipif(not CHURNS, reason="this interpreter does not map a data-stack chunk per "
+                                              "crossing (no data stack, or CPython gh-142183 fixed)")
 
 
-@cliff
+@pytest.mark.skipif(not KNOWN_TO_CHURN, reason="only CPython 3.11 and 3.12 are known to churn")
 def test_the_probe_sees_the_cliff_without_headroom():
     assert sa.chunk_crossings(), "no pad crossed a chunk boundary: the probe cannot see the cliff"
 

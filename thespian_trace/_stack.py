@@ -18,6 +18,12 @@ about 33 KB), so that frame starts a fresh 64 KiB chunk and everything the targe
 30 KB of stack before the next boundary. The hook starts Thespian's actor processes this way: a fork
 inherits its creator's stack, possibly deep in a handler, so each child takes a fresh chunk.
 Interpreters without a data stack (3.9, 3.10, other implementations) call the target directly.
+
+CPython tracks this as gh-142183 ("Calls across stack chunks perform badly"). Caching one chunk per
+thread removed the mapping churn on main (gh-145789, March 2026) and was backported to 3.13
+(gh-146123: later 3.13 releases; 3.13.0 still churns); 3.11 and 3.12 keep it. Where it is fixed,
+the headroom still keeps the loop off a boundary, where calls also lose specialization (gh-145789's
+review).
 """
 from __future__ import annotations
 
