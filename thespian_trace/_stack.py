@@ -11,12 +11,14 @@ Measured on multiprocTCPBase (``make bench``, group ``metrics``): the counters s
 6.5 ``mmap``/``munmap`` pairs per message (``strace -c``) and 5 minor faults per message, against 0.4
 for the metrics-off system's; forking it 1 to 8 frames deeper changed how often (1.5 to 6.5 faults per
 message), not whether. That cost about 60 us of system time per message and put the counters row at
-0.74 to 0.94 of metrics off, although both run the same instructions to within 1 %.
+0.74 to 1.09 of metrics off (median 0.870, 26 runs), although both run the same instructions to
+within 1 %.
 
-``call_with_headroom`` calls its target under a frame too large to share a chunk (``_LOCALS`` locals,
-about 33 KB), so that frame starts a fresh 64 KiB chunk and everything the target calls has about
-30 KB of stack before the next boundary. The hook starts Thespian's actor processes this way: a fork
-inherits its creator's stack, possibly deep in a handler, so each child takes a fresh chunk.
+``call_with_headroom`` calls its target under a frame too large for a 16 KiB chunk (``_PAD`` words
+of evaluation stack, about 33 KB, never touched), so that frame starts a fresh 64 KiB chunk and
+everything the target calls has about 30 KB of stack before the next boundary. The hook starts
+Thespian's actor processes this way: a fork inherits its creator's stack, possibly deep in a
+handler, so each child takes a fresh chunk.
 Interpreters without a data stack (3.9, 3.10, other implementations) call the target directly.
 
 CPython tracks this as gh-142183 ("Calls across stack chunks perform badly"). Caching one chunk per
@@ -34,9 +36,11 @@ from typing import Any, Callable, Optional
 
 __all__ = ["call_with_headroom", "prepare", "with_headroom"]
 
-#: Locals of the padding frame: 4,200 words (33.6 KB) do not fit in a 16 KiB chunk, and a chunk is
-#: sized to the next power of two of the frame plus CPython's 1,000-word margin: 64 KiB.
-_LOCALS = 4200
+#: Extra evaluation-stack words of the padding frame: 4,200 words (33.6 KB) do not fit in a 16 KiB
+#: chunk, and a chunk is sized to the next power of two of the frame plus CPython's 1,000-word
+#: margin: 64 KiB. Stack slots are not initialised when a frame is pushed (locals are), so the frame
+#: costs address space in the chunk and no work.
+_PAD = 4200
 
 #: CPython 3.11+ only: earlier versions allocate each frame on the heap.
 NEEDED = sys.implementation.name == "cpython" and sys.version_info >= (3, 11)
@@ -49,13 +53,11 @@ def _call(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
 
 
 def _build() -> Callable[..., Any]:
-    """``_call`` with ``_LOCALS`` more locals: never read or written, they only size its frame.
-    About 2 ms, once per process (``prepare``, in the parent: forks inherit it)."""
+    """``_call`` whose code declares ``_PAD`` more words of evaluation stack than it uses: they only
+    size its frame. About 0.03 ms and 0.5 KB, once per process (``prepare``)."""
     code = _call.__code__
     try:
-        extra = tuple("_p%d" % i for i in range(_LOCALS))
-        padded = types.FunctionType(code.replace(co_varnames=code.co_varnames + extra,
-                                                 co_nlocals=code.co_nlocals + len(extra)),
+        padded = types.FunctionType(code.replace(co_stacksize=code.co_stacksize + _PAD),
                                     _call.__globals__, "_call_padded")
     except (TypeError, ValueError):  # pragma: no cover - a code object this version will not take
         return _call
@@ -71,7 +73,7 @@ def call_with_headroom(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any
 
 
 def prepare() -> None:
-    """Build the padded frame now (in a parent, so that every fork inherits it built)."""
+    """Build the padded function now (in a parent, so that every fork inherits it built)."""
     global _padded
     if NEEDED and _padded is None:
         _padded = _build()
