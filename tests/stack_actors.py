@@ -20,8 +20,9 @@ def chunk_crossings(calls=300, pads=range(0, 90, 2)):
     """The pads (extra frames below a loop of ``calls`` short call chains) at which the loop kept
     faulting in fresh memory: the chain crossed a data-stack chunk boundary on every call.
 
-    90 pads of about 180 bytes span more than one 16 KiB chunk, so without headroom some pad lands
-    the loop on a boundary whatever depth the probe starts at; with 30 KB of headroom none does."""
+    Pads of 0 to 88 frames (about 180 bytes each) under a 20-frame chain span more than one 16 KiB
+    chunk, so without headroom some pad lands the loop on a boundary whatever depth the probe starts
+    at; with 30 KB of headroom none does. "Kept faulting": on more than a third of the calls."""
     def loop():
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         for _ in range(calls):

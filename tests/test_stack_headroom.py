@@ -2,8 +2,8 @@
 
 On CPython 3.11+ a call chain that crosses a 16 KiB data-stack chunk boundary maps and unmaps a chunk
 on every crossing; an actor process whose message path did so paid about 60 us of system time per
-message on multiprocTCPBase (make bench, group ``metrics``). The hook starts actor and Admin processes
-with about 30 KB of headroom.
+message on multiprocTCPBase (make bench, group ``metrics``). The hook starts actor processes with
+about 30 KB of headroom.
 """
 import sys
 
@@ -15,8 +15,9 @@ import stack_actors as sa
 
 TIMEOUT = 20
 
-#: CPython 3.11 and 3.12 map and unmap a chunk at every crossing and were never fixed; 3.13 stopped
-#: in a patch release (gh-142183, backport gh-146123) and later versions do not, so there it is probed.
+#: CPython 3.11 and 3.12 map and unmap a chunk at every crossing and were never fixed. 3.13 stopped in
+#: a patch release (gh-142183, backport gh-146123) and later versions should not churn: there the probe
+#: decides whether the tests below can see anything.
 KNOWN_TO_CHURN = sys.implementation.name == "cpython" and sys.version_info[:2] in ((3, 11), (3, 12))
 CHURNS = _stack.NEEDED and (KNOWN_TO_CHURN or bool(sa.chunk_crossings()))
 
@@ -67,7 +68,6 @@ def test_benchmarks_start_bare_systems_with_the_same_headroom():
     """``benchmarks/common.start_system`` with the hook out (a bench's bare side) gives the actors the
     headroom the hook gives traced ones, so bare-vs-traced rows do not measure a chunk boundary."""
     import os
-    import sys
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if root not in sys.path:
