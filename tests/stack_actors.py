@@ -57,3 +57,10 @@ class BareProbe(ActorTypeDispatcher):
     def receiveMsg_str(self, msg, sender):
         if msg == "probe":
             self.send(sender, chunk_crossings())
+
+
+class Echo(ActorTypeDispatcher):
+    """Replies with what it got (external asks to it are relayed by the Admin on multiprocQueueBase)."""
+
+    def receiveMsg_str(self, msg, sender):
+        self.send(sender, msg)

@@ -2,12 +2,14 @@
 
 On CPython 3.11+ a call chain that crosses a 16 KiB data-stack chunk boundary maps and unmaps a chunk
 on every crossing; an actor process whose message path did so paid about 60 us of system time per
-message on multiprocTCPBase (make bench, group ``metrics``). The hook starts actor processes with
-about 30 KB of headroom.
+message on multiprocTCPBase (make bench, group ``metrics``). The hook starts actor processes and the
+Admin with about 30 KB of headroom.
 """
+import os
 import sys
 
 import pytest
+from thespian.actors import ActorSystem
 
 from thespian_trace import _stack
 
@@ -63,17 +65,59 @@ def test_actor_processes_run_their_loop_with_headroom(base, make_system):
         assert asys.ask(child, "probe", TIMEOUT) == [], how
 
 
-@cliff
-def test_benchmarks_start_bare_systems_with_the_same_headroom():
-    """``benchmarks/common.start_system`` with the hook out (a bench's bare side) gives the actors the
-    headroom the hook gives traced ones, so bare-vs-traced rows do not measure a chunk boundary."""
+def _bench_common():
     import os
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if root not in sys.path:
         sys.path.insert(0, root)
     from benchmarks import common
+    return common
+
+
+@cliff
+def test_the_admin_relays_asks_with_headroom_whatever_depth_its_system_was_started_at():
+    """The Admin forks at the depth of the ``ActorSystem()`` call and relays every external ask on
+    multiprocQueueBase. Started from 13 depths 8 frames apart (more than one chunk), its process must
+    not fault on every relayed ask at any of them; without ``startAdmin``'s headroom one depth here
+    gave 12 faults per ask."""
+    common = _bench_common()
+    faults = {}
+    for pad in range(0, 100, 8):
+        made = {}
+
+        def start():
+            before = common._fork_sessions()
+            made["asys"] = ActorSystem("multiprocQueueBase", {}, logDefs=common.LOG_DEFS,
+                                       transientUnique=True)
+            made["sessions"] = common._fork_sessions() - before
+
+        sa._at_depth(pad, start)
+        asys = made["asys"]
+        try:
+            echo = asys.createActor(sa.Echo)
+            assert asys.ask(echo, "warm", TIMEOUT) == "warm"
+
+            def total():
+                return sum(int(fields[7]) for fields in map(common._stat_fields, os.listdir("/proc"))
+                           if fields is not None and int(fields[3]) in made["sessions"])
+
+            before = total()
+            for _ in range(100):
+                assert asys.ask(echo, "x", TIMEOUT) == "x"
+            faults[pad] = (total() - before) / 100
+        finally:
+            asys.shutdown()
+    assert all(per_ask < 3 for per_ask in faults.values()), faults
+
+
+@cliff
+def test_benchmarks_start_bare_systems_with_the_same_headroom():
+    """``benchmarks/common.start_system`` with the hook out (a bench's bare side) gives the actors the
+    headroom the hook gives traced ones, so bare-vs-traced rows do not measure a chunk boundary."""
     from thespian_trace import hook
+
+    common = _bench_common()
 
     asys = None
     hook.uninstall()

@@ -17,8 +17,8 @@ within 1 %.
 ``call_with_headroom`` calls its target under a frame too large for a 16 KiB chunk (``_PAD`` words
 of evaluation stack, about 33 KB, never touched), so that frame starts a fresh 64 KiB chunk and
 everything the target calls has about 30 KB of stack before the next boundary. The hook starts
-Thespian's actor processes this way: a fork inherits its creator's stack, possibly deep in a
-handler, so each child takes a fresh chunk.
+Thespian's actor processes this way (a fork inherits its creator's stack, possibly deep in a
+handler, so each child takes a fresh chunk), and the Admin, which relays external asks.
 Interpreters without a data stack (3.9, 3.10, other implementations) call the target directly.
 
 CPython tracks this as gh-142183 ("Calls across stack chunks perform badly"). Caching one chunk per

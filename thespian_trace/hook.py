@@ -33,7 +33,8 @@ context too.
 Stack headroom (CPython 3.11+): the same ``startChild`` wrapper runs the actor's message loop at the
 base of a fresh data-stack chunk (``_stack``), so the frames the data plane and actor metrics add
 cannot put a message path across a chunk boundary, which cost up to 150 µs per message in a mapped
-and unmapped chunk.
+and unmapped chunk. ``startAdmin`` is wrapped the same way: the Admin relays external asks and tells,
+and it forks at whatever depth the caller of ``ActorSystem()`` is at.
 
 It also makes actors that were not migrated yet Envelope-safe during a rollout, which is why the
 rollout order is: install the library (mode ``receive``) everywhere first, then turn sending ``on``.
@@ -49,7 +50,7 @@ from typing import Any, Callable
 from opentelemetry.context import attach as _attach, detach as _detach
 from thespian.actors import ActorExitRequest, ActorSystem
 
-from ._stack import call_with_headroom, prepare as prepare_headroom
+from ._stack import call_with_headroom, prepare as prepare_headroom, with_headroom
 from ._state import counting, data_plane, observers, received_bare, settings
 from ._tracing import flush_at_exit
 from .envelope import Envelope
@@ -232,6 +233,8 @@ def install() -> bool:
     _patch(ssb.ActorSystemBase, "_newRefAndActor", _newRefAndActor)
     _patch(ActorManager, "_createInstance", _createInstance)
     _patch(mpc, "startChild", _starting_empty(mpc.startChild))
+    if callable(getattr(mpc, "startAdmin", None)):  # the Admin relays every external ask and tell
+        _patch(mpc, "startAdmin", with_headroom(mpc.startAdmin))
     _install_troupe_patch()
     data_plane.installed = True
     return True
