@@ -83,8 +83,8 @@ def _headroom_for_bare(base: str) -> Iterator[None]:
     """Start a bare multi-process system's actors with the data-stack headroom the hook gives traced
     ones (``thespian_trace._stack``): without it a bare actor whose message path straddles a chunk
     boundary pays for its layout (the metrics counters row lost 6-26 % that way), which would be
-    counted as a gain of tracing. The Admin forks here and keeps this ``startChild``; every actor
-    descends from it."""
+    counted as a gain of tracing. The Admin forks here, with headroom itself (``startAdmin``), and
+    keeps this ``startChild``; every actor descends from it."""
     from thespian.system import multiprocCommon as mpc
 
     from thespian_trace import _stack, hook
@@ -92,12 +92,15 @@ def _headroom_for_bare(base: str) -> Iterator[None]:
     if base == "simpleSystemBase" or hook.installed():
         yield
         return
-    original = mpc.startChild
-    mpc.startChild = _stack.with_headroom(original)
+    saved = [(name, getattr(mpc, name)) for name in ("startChild", "startAdmin")
+             if callable(getattr(mpc, name, None))]
+    for name, original in saved:
+        setattr(mpc, name, _stack.with_headroom(original))
     try:
         yield
     finally:
-        mpc.startChild = original
+        for name, original in saved:
+            setattr(mpc, name, original)
 
 
 # Clocks ------------------------------------------------------------------------------------------

@@ -114,14 +114,20 @@ def test_the_admin_relays_asks_with_headroom_whatever_depth_its_system_was_start
 @cliff
 def test_benchmarks_start_bare_systems_with_the_same_headroom():
     """``benchmarks/common.start_system`` with the hook out (a bench's bare side) gives the actors the
-    headroom the hook gives traced ones, so bare-vs-traced rows do not measure a chunk boundary."""
+    headroom the hook gives traced ones (the Admin's too), so bare-vs-traced rows do not measure a
+    chunk boundary."""
+    from thespian.system import multiprocCommon as mpc
+
     from thespian_trace import hook
 
     common = _bench_common()
-
     asys = None
     hook.uninstall()
+    originals = (mpc.startChild, mpc.startAdmin)
     try:
+        with common._headroom_for_bare("multiprocQueueBase"):
+            assert mpc.startChild is not originals[0] and mpc.startAdmin is not originals[1]
+        assert (mpc.startChild, mpc.startAdmin) == originals
         asys = common.start_system("multiprocQueueBase")
     finally:
         hook.install()
