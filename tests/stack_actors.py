@@ -1,4 +1,5 @@
 """Actors and the probe for tests/test_stack_headroom.py (module-level so forked processes have them)."""
+import os
 import resource
 
 from thespian.actors import ActorTypeDispatcher
@@ -60,7 +61,8 @@ class BareProbe(ActorTypeDispatcher):
 
 
 class Echo(ActorTypeDispatcher):
-    """Replies with what it got (external asks to it are relayed by the Admin on multiprocQueueBase)."""
+    """Replies with what it got (external asks to it are relayed by the Admin on multiprocQueueBase),
+    and to "pids" with its process id and its parent's (the Admin, which forked it)."""
 
     def receiveMsg_str(self, msg, sender):
-        self.send(sender, msg)
+        self.send(sender, (os.getpid(), os.getppid()) if msg == "pids" else msg)
