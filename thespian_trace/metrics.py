@@ -251,11 +251,12 @@ def _call_guarded(st: _ClassStats, inst: Any, message: Any, sender: Any,
 
         # Counters only: the count inline, not through _invoke, one frame fewer on the message path.
         # Through _invoke each actor process paid 100-150 µs of CPU per message on multiprocTCPBase
-        # (pinger/ponger 718/676 vs 631/507 µs with metrics off): the extra frame put the message path
-        # across a data-stack chunk boundary (_stack.py), one mmap/munmap pair per crossing. Actor
-        # processes now start with headroom (hook._starting_empty), so a frame here costs what a frame
-        # costs; the multiprocTCPBase counters run 1,982,848 instructions per message against
-        # 1,986,142 with metrics off (make bench-instructions), with 0.21 vs 0.24 minor faults.
+        # (pinger/ponger 718/676 vs 631/507 µs with metrics off). That fits the data-stack cliff found
+        # later (_stack.py: a few frames more put a ponger's message path across a chunk boundary, 5
+        # faults per message; faults were not counted then). Actor processes now start with headroom
+        # (hook._starting_empty), so a frame here costs what a frame costs: the multiprocTCPBase
+        # counters run 1,982,848 instructions per message against 1,986,142 with metrics off (make
+        # bench-instructions), with 0.21 vs 0.24 minor faults.
         def wrap(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
             def receiveMessage(msg: Any, snd: Any) -> Any:  # noqa: N802 - Thespian's name
                 t = type(msg)
