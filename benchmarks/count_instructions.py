@@ -58,17 +58,31 @@ common.shutdown(asys)
 '''
 
 
+def _callgrind(script: str, asks: int, prefix: str, what: str, min_files: int = 1) -> int:
+    """Instructions of every process ``script`` ran (callgrind follows forks; each process writes
+    ``prefix.PID`` as it exits, and the script waits for its actor processes to have done so)."""
+    res = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=%s.%%p" % prefix,
+                          sys.executable, "-c", script, str(asks)],
+                         capture_output=True, text=True, timeout=1800)
+    workdir, name = os.path.split(prefix)
+    files = [f for f in os.listdir(workdir) if f.startswith(name + ".")]
+    totals = []
+    for f in files:
+        with open(os.path.join(workdir, f)) as fh:
+            found = re.search(r"^summary:\s+(\d+)", fh.read(), re.M)
+        if found:
+            totals.append(int(found.group(1)))
+    if res.returncode != 0 or len(totals) < min_files or len(totals) != len(files):
+        raise RuntimeError("callgrind run failed for %s/%d (%d files):\n%s"
+                           % (what, asks, len(files), res.stderr[-2000:]))
+    return sum(totals)
+
+
 def _instructions(side: str, asks: int, workdir: str) -> int:
     mode, traced = SIDES[side]
     script = _ONE_SIDE % {"root": ROOT, "mode": mode, "traced": traced, "exchange": EXCHANGE}
-    out = os.path.join(workdir, "%s-%d.out" % (side.replace(" ", "_").replace(",", ""), asks))
-    res = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
-                          sys.executable, "-c", script, str(asks)],
-                         capture_output=True, text=True, timeout=1800)
-    found = re.search(r"refs:\s+([\d,]+)", res.stderr)
-    if res.returncode != 0 or not found:
-        raise RuntimeError("callgrind run failed for %s/%d:\n%s" % (side, asks, res.stderr[-2000:]))
-    return int(found.group(1).replace(",", ""))
+    name = "%s-%d" % (side.replace(" ", "_").replace(",", ""), asks)
+    return _callgrind(script, asks, os.path.join(workdir, name), side)
 
 
 _TCP_SIDE = r'''
@@ -97,8 +111,8 @@ try:
     before = faults()
     bm._run(asys, pinger, asks, %(exchange)d, time.perf_counter)
     print("minflt %%.4f" %% ((faults() - before) / (asks * %(exchange)d)))
-    pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and common._stat_fields(p) is not None
-            and int(common._stat_fields(p)[3]) in sessions]
+    pids = [int(p) for p in os.listdir("/proc")
+            if p.isdigit() and int((common._stat_fields(p) or [0, 0, 0, -1])[3]) in sessions]
 finally:
     common.shutdown(asys)
     meters.close()
@@ -122,21 +136,8 @@ def _tcp_script(side: str) -> str:
 
 def _tcp_instructions(side: str, asks: int, workdir: str) -> int:
     """Instructions of every process of a multiprocTCPBase run of ``side`` with ``asks`` asks."""
-    prefix = os.path.join(workdir, "tcp-%s-%d" % (side, asks))
-    res = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=%s.%%p" % prefix,
-                          sys.executable, "-c", _tcp_script(side), str(asks)],
-                         capture_output=True, text=True, timeout=1800)
-    files = [f for f in os.listdir(workdir) if f.startswith(os.path.basename(prefix) + ".")]
-    totals = []
-    for name in files:
-        with open(os.path.join(workdir, name)) as f:
-            found = re.search(r"^summary:\s+(\d+)", f.read(), re.M)
-        if found:
-            totals.append(int(found.group(1)))
-    if res.returncode != 0 or len(totals) < 4 or len(totals) != len(files):
-        raise RuntimeError("callgrind run failed for multiprocTCPBase %s/%d (%d files):\n%s"
-                           % (side, asks, len(files), res.stderr[-2000:]))
-    return sum(totals)
+    return _callgrind(_tcp_script(side), asks, os.path.join(workdir, "tcp-%s-%d" % (side, asks)),
+                      "multiprocTCPBase " + side, min_files=4)  # driver, Admin, logger, actors
 
 
 def _tcp_faults(side: str, asks: int) -> float:

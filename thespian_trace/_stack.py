@@ -34,7 +34,7 @@ import sys
 import types
 from typing import Any, Callable, Optional
 
-__all__ = ["call_with_headroom", "prepare", "with_headroom"]
+__all__ = ["call_with_headroom", "with_headroom"]
 
 #: Extra evaluation-stack words of the padding frame: 4,200 words (33.6 KB) do not fit in a 16 KiB
 #: chunk, and a chunk is sized to the next power of two of the frame plus CPython's 1,000-word
@@ -54,7 +54,7 @@ def _call(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
 
 def _build() -> Callable[..., Any]:
     """``_call`` whose code declares ``_PAD`` more words of evaluation stack than it uses: they only
-    size its frame. About 0.03 ms and 0.5 KB, once per process (``prepare``)."""
+    size its frame. About 0.03 ms and 0.5 KB, once per process (``_prepare``)."""
     code = _call.__code__
     try:
         padded = types.FunctionType(code.replace(co_stacksize=code.co_stacksize + _PAD),
@@ -68,11 +68,11 @@ def call_with_headroom(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any
     """``fn(*args, **kwargs)`` with about 30 KB of data stack before the next chunk boundary."""
     if not NEEDED:
         return fn(*args, **kwargs)
-    prepare()
+    _prepare()
     return _padded(fn, args, kwargs)  # type: ignore[misc]
 
 
-def prepare() -> None:
+def _prepare() -> None:
     """Build the padded function now (in a parent, so that every fork inherits it built)."""
     global _padded
     if NEEDED and _padded is None:
@@ -81,8 +81,9 @@ def prepare() -> None:
 
 def with_headroom(entry: Callable[..., Any]) -> Callable[..., Any]:
     """``entry`` (a process's target) run through :func:`call_with_headroom`. ``functools.wraps``
-    keeps the name, so a ``spawn`` start method still pickles the target by reference."""
-    prepare()
+    keeps the name, so a ``spawn`` start method still pickles the target by reference. The padded
+    function is built here, in the parent, so that every fork inherits it built."""
+    _prepare()
 
     @functools.wraps(entry)
     def start(*args: Any, **kwargs: Any) -> Any:

@@ -50,7 +50,7 @@ from typing import Any, Callable
 from opentelemetry.context import attach as _attach, detach as _detach
 from thespian.actors import ActorExitRequest, ActorSystem
 
-from ._stack import call_with_headroom, prepare as prepare_headroom, with_headroom
+from ._stack import with_headroom
 from ._state import counting, data_plane, observers, received_bare, settings
 from ._tracing import flush_at_exit
 from .envelope import Envelope
@@ -250,14 +250,12 @@ def _starting_empty(entry: Callable[..., Any]) -> Callable[..., Any]:
     ``functools.wraps`` keeps the name, so a ``spawn`` start method still pickles the target by
     reference (and the spawned process, which starts empty anyway, loads Thespian's original).
     """
-    prepare_headroom()
-
     @functools.wraps(entry)
     def start(*args: Any, **kwargs: Any) -> Any:
         _attach(_EMPTY)  # never detached: the process ends with this call
-        return call_with_headroom(entry, *args, **kwargs)
+        return entry(*args, **kwargs)
 
-    return start
+    return with_headroom(start)
 
 
 def _install_troupe_patch() -> None:
